@@ -1,0 +1,152 @@
+"""The notebook-facing surface: load an instance, solve it, get tables back.
+
+    from optimizer.api import load_instance, solve
+    inst = load_instance("instances/quickstart/instance.yaml")
+    result = solve(inst, mip_gap=1e-4)
+    result.cashflows.groupby("term").discounted_usd.sum()
+    cheaper = inst.model_copy(update={"discount_rate": ...})  # then solve again
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .instance import Instance, load_instance
+from .model.build import BuiltModel, build_model
+from .model.data import prepare
+from .results.tables import capex_table, cashflow_tables, dispatch_table, kpis
+from .results.writer import instance_files, to_json, write_run_folder
+from .solve import SolveOptions, SolveOutcome, highs_version, solve_model
+from .timegrid import TimeGrid, build_time_grid
+
+__all__ = ["load_instance", "solve", "Result", "build", "Instance"]
+
+EXIT_CODES = {"optimal": 0, "time_limit": 0, "infeasible": 3, "unbounded": 3, "error": 1}
+
+
+@dataclass
+class Result:
+    instance: Instance
+    status: str
+    npv_usd: float | None
+    best_bound_usd: float | None
+    mip_gap: float | None
+    grid: TimeGrid
+    capex: pd.DataFrame | None
+    dispatch: pd.DataFrame | None
+    cashflows: pd.DataFrame | None
+    kpis: dict
+    timings_s: dict
+    solver_options: dict
+    solver_log: str = ""
+    highs_run_time_s: float | None = None
+    message: str = ""
+    built: BuiltModel | None = field(default=None, repr=False)
+
+    @property
+    def has_solution(self) -> bool:
+        return self.capex is not None
+
+    @property
+    def exit_code(self) -> int:
+        if self.status == "time_limit" and not self.has_solution:
+            return 4
+        return EXIT_CODES.get(self.status, 1)
+
+    def summary(self, files: dict[str, bytes] | None = None) -> dict:
+        files = files if files is not None else instance_files(self.instance)
+        digest = hashlib.sha256()
+        for name in sorted(files):
+            digest.update(name.encode() + b"\0" + files[name])
+        return {
+            "instance": self.instance.name,
+            "instance_sha256": digest.hexdigest(),
+            "status": self.status,
+            "npv_usd": self.npv_usd,
+            "best_bound_usd": self.best_bound_usd,
+            "mip_gap": self.mip_gap,
+            "resolution": {"mode": self.grid.mode, "steps": int(self.grid.n_steps),
+                           "periods": int(self.grid.n_periods)},
+            "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
+            "highs_run_time_s": self.highs_run_time_s,
+            "solver": {"name": "highs", "version": highs_version(),
+                       "options": self.solver_options},
+            "kpis": self.kpis,
+            "message": self.message,
+        }
+
+    def write(self, out_dir: str | Path) -> Path:
+        """Write the run folder of results-format.md (atomically)."""
+        t0 = time.perf_counter()
+        files = instance_files(self.instance)
+        frames = {}
+        if self.has_solution:
+            frames = {"capex.csv": self.capex, "cashflows.csv": self.cashflows,
+                      "dispatch.parquet": self.dispatch}
+        written = {**files, "solver.log": self.solver_log}
+        # the write time is measured up to here; the summary records it
+        self.timings_s["write"] = time.perf_counter() - t0
+        written["summary.json"] = to_json(self.summary(files))
+        out = write_run_folder(out_dir, written, frames)
+        self.timings_s["write"] = time.perf_counter() - t0
+        return out
+
+
+def build(instance: Instance, *, resolution: str | None = None,
+          representative_days: int | None = None) -> BuiltModel:
+    """Time grid + data + Pyomo model of an instance (no solve)."""
+    mode = resolution
+    if representative_days is not None and resolution is None:
+        mode = "representative"
+    features = None
+    if (mode or instance.horizon.resolution.mode) == "representative":
+        from .representative import features_of
+
+        features = features_of(instance)
+    grid = build_time_grid(instance.horizon, mode=mode, features=features,
+                           days_per_period=representative_days)
+    return build_model(prepare(instance, grid))
+
+
+def solve(instance: Instance, *, mip_gap: float = 1e-4, time_limit: float | None = None,
+          threads: int | None = None, resolution: str | None = None,
+          representative_days: int | None = None, verbose: bool = False,
+          route: str = "stdform", keep_model: bool = False,
+          load_time_s: float = 0.0) -> Result:
+    """Build and solve an instance; the result holds the tables as DataFrames."""
+    timings = {"load": load_time_s}
+    t0 = time.perf_counter()
+    built = build(instance, resolution=resolution, representative_days=representative_days)
+    timings["build"] = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory(prefix="hashpivot-") as tmp:
+        log = Path(tmp) / "solver.log"
+        options = SolveOptions(mip_gap=mip_gap, time_limit=time_limit, threads=threads,
+                               verbose=verbose, log_path=log, route=route)
+        outcome: SolveOutcome = solve_model(built.model, options)
+        solver_log = log.read_text(errors="replace") if log.exists() else ""
+    timings.update(outcome.timings_s)
+    t1 = time.perf_counter()
+    capex = dispatch = cash = None
+    kpi: dict = {}
+    npv = None
+    if outcome.has_solution:
+        cash, hourly = cashflow_tables(built)
+        capex = capex_table(built)
+        dispatch, loads = dispatch_table(built, hourly)
+        kpi = kpis(built, cash, capex, loads)
+        npv = float(cash["discounted_usd"].sum())
+    timings["results"] = time.perf_counter() - t1
+    return Result(
+        instance=instance, status=outcome.status, npv_usd=npv,
+        best_bound_usd=outcome.best_bound, mip_gap=outcome.mip_gap, grid=built.data.grid,
+        capex=capex, dispatch=dispatch, cashflows=cash, kpis=kpi, timings_s=timings,
+        solver_options=options.highs_options(), solver_log=solver_log,
+        highs_run_time_s=outcome.highs_run_time_s, message=outcome.message,
+        built=built if keep_model else None,
+    )

@@ -1,0 +1,144 @@
+"""Command line: parse, call the API, print with Rich, map exit codes.
+
+Exit codes (results-format.md): 0 solution found, 2 invalid instance, 3 infeasible
+or unbounded, 4 limit hit with no feasible solution, 1 anything unexpected.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Hashpivot: plan a Bitcoin miner's pivot to AI compute (Pyomo + HiGHS).")
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int) -> None:
+    err.print(message, markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+def _load(path: Path):
+    from .instance import InstanceError, load_instance
+
+    try:
+        return load_instance(path)
+    except InstanceError as exc:
+        n = len(exc.problems)
+        _fail(f"{path}: invalid instance ({n} problem{'s' if n != 1 else ''}):\n{exc}", 2)
+
+
+@app.command()
+def validate(instance: Path = typer.Argument(..., help="instance YAML file")) -> None:
+    """Load and check an instance only; print every problem found."""
+    inst = _load(instance)
+    out.print(f"{instance}: valid ({len(inst.sites)} site(s), {inst.horizon.periods} "
+              f"{inst.horizon.period}(s) from {inst.horizon.start})", highlight=False)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the instance format (for editors)."""
+    from .instance import Instance
+
+    sys.stdout.write(json.dumps(Instance.model_json_schema(), indent=2) + "\n")
+
+
+@app.command()
+def solve(
+    instance: Path = typer.Argument(..., help="instance YAML file"),
+    out_dir: Path = typer.Option(None, "--out", help="run folder (default runs/<name>)"),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0,
+                                               help="seconds for HiGHS"),
+    mip_gap: float = typer.Option(1e-4, "--mip-gap", min=0, help="relative MIP gap"),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1),
+    resolution: Optional[str] = typer.Option(None, "--resolution",
+                                             help="hourly: force hourly resolution"),
+    representative_days: Optional[int] = typer.Option(
+        None, "--representative-days", min=1, help="representative days per period"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="stream HiGHS's log"),
+    route: str = typer.Option("stdform", "--route", hidden=True),
+) -> None:
+    """Validate, build, solve and write a run folder."""
+    from .api import solve as api_solve
+
+    if resolution not in (None, "hourly", "representative"):
+        _fail(f"--resolution: expected 'hourly' or 'representative', got {resolution!r}", 2)
+    t0 = time.perf_counter()
+    inst = _load(instance)
+    load_s = time.perf_counter() - t0
+    target = out_dir or Path("runs") / inst.name
+    try:
+        with err.status("building and solving…") if not verbose and err.is_terminal else \
+                _nullcontext():
+            result = api_solve(inst, mip_gap=mip_gap, time_limit=time_limit, threads=threads,
+                               resolution=resolution, representative_days=representative_days,
+                               verbose=verbose, route=route, load_time_s=load_s)
+        written = result.write(target)
+    except typer.Exit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the CLI reports, never dumps a traceback
+        if os.environ.get("HASHPIVOT_DEBUG"):
+            raise
+        _fail(f"error: {type(exc).__name__}: {exc}", 1)
+    _print_summary(result, written)
+    if result.exit_code:
+        reason = {3: "the model is infeasible or unbounded",
+                  4: "a limit was hit before any feasible solution was found"}.get(
+            result.exit_code, f"the solver ended with status {result.status}")
+        _fail(f"{instance}: {reason}; see {written / 'solver.log'}", result.exit_code)
+
+
+class _nullcontext:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _usd(x: float) -> str:
+    return f"{x / 1e6:,.2f} M$"
+
+
+def _print_summary(result, written: Path) -> None:
+    out.print(f"[bold]{result.instance.name}[/]: status [bold]{result.status}[/]")
+    if not result.has_solution:
+        return
+    cap = result.capex
+    table = Table(title="Plan: capex ordered by period and kind")
+    table.add_column("period")
+    table.add_column("start")
+    table.add_column("kind")
+    table.add_column("items")
+    table.add_column("quantity", justify="right")
+    table.add_column("capex", justify="right")
+    for (p, start, kind), grp in cap.groupby(["period", "period_start", "kind"], sort=True):
+        table.add_row(str(p), str(start.date()), kind, ", ".join(sorted(set(grp["item"]))),
+                      f"{grp['quantity'].sum():,.1f}", _usd(grp["capex_usd"].sum()))
+    if len(cap):
+        out.print(table)
+    t = result.timings_s
+    k = result.kpis
+    out.print(
+        f"NPV [bold]{_usd(result.npv_usd)}[/]  best bound {_usd(result.best_bound_usd)}  "
+        f"gap {result.mip_gap:.2e}  capex {_usd(k['total_capex_usd'])}  "
+        f"AI share of energy {k['ai_share_of_site_energy']:.1%}  "
+        f"mining uptime {k['mining_uptime']:.1%}", highlight=False)
+    out.print("times (s): " + "  ".join(f"{name} {v:.2f}" for name, v in t.items())
+              + f"  (HiGHS run time {result.highs_run_time_s or 0:.2f})", highlight=False)
+    out.print(f"run folder: {written}", highlight=False)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()

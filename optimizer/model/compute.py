@@ -1,0 +1,90 @@
+"""AI compute: GPUs rented on the spot market, firm GPU-hour contracts, colocation
+leases (groups gpu_available, spot_market, ai_hall)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyomo.environ as pyo
+
+from .context import Context, decision
+
+
+def firm_units(ctx: Context, s: str, g: str, p: int):
+    """firm_units[s,g,p]: units committed to accepted contracts active in p."""
+    m = ctx.m
+    return sum(float(k.units) * decision(m, "accept_contract", k.id, k.optional)
+               for k in ctx.d.contracts.values()
+               if k.site == s and k.product == g and k.start_period <= p < k.end_period)
+
+
+def lease_mw(ctx: Context, s: str, p: int, cooling: str | None = None):
+    """IT MW of accepted leases at s active in p (of one cooling type, if given)."""
+    m = ctx.m
+    return sum(float(lease.it_mw) * decision(m, "accept_lease", lease.id, lease.optional)
+               for lease in ctx.d.leases.values()
+               if lease.site == s and lease.start_period <= p < lease.end_period
+               and (cooling is None or lease.cooling == cooling))
+
+
+def build(ctx: Context) -> None:
+    m, d, P = ctx.m, ctx.d, ctx.P
+    T = range(ctx.n_steps)
+    period = ctx.period_of()
+    sites = list(d.sites)
+    keys = [(s, g) for s in sites for g in d.products]
+
+    m.accept_contract = pyo.Var([k.id for k in d.contracts.values() if k.optional],
+                                domain=pyo.Binary)
+    m.accept_lease = pyo.Var([lease.id for lease in d.leases.values() if lease.optional],
+                             domain=pyo.Binary)
+    m.spot = pyo.Var(keys, T, domain=pyo.NonNegativeReals)  # GPU units rented on spot
+
+    firm = {(s, g, p): firm_units(ctx, s, g, p) for (s, g) in keys for p in range(P)}
+    m.gpu_available = pyo.Constraint(keys, T, rule=lambda m, s, g, t: m.spot[s, g, t] + firm[
+        s, g, period[t]] <= m.gpus_installed[s, g, period[t]])
+    # with full utilisation allowed the cap is implied by gpu_available (firm >= 0)
+    capped = [(s, g) for (s, g) in keys if float(d.products[g].spot_max_utilization) < 1.0]
+    m.spot_market = pyo.Constraint(capped, T, rule=lambda m, s, g, t: m.spot[s, g, t] <= float(
+        d.products[g].spot_max_utilization) * m.gpus_installed[s, g, period[t]])
+    m.ai_hall = pyo.Constraint(sites, range(P), rule=lambda m, s, p: sum(
+        m.gpus_installed[s, g, p] * (float(prod.it_kw) / 1000.0)
+        for g, prod in d.products.items()) + lease_mw(ctx, s, p) <= m.ai_hall_mw[s, p])
+
+    years = d.grid.periods["years"].to_numpy()
+    months = d.grid.periods["months"].to_numpy(dtype=float)
+    for (s, g) in keys:
+        prod = d.products[g]
+        mw = float(prod.it_kw) / 1000.0
+        idle = float(prod.idle_fraction)
+        ctx.it_hourly[s, prod.cooling].append(([mw * (1.0 - idle)] * ctx.n_steps, m.spot,
+                                               (s, g)))
+        ctx.it_period[s, prod.cooling].append(
+            lambda p, s=s, g=g, mw=mw, idle=idle: mw * (idle * m.gpus_installed[s, g, p]
+                                                        + (1.0 - idle) * firm[s, g, p]))
+        spot = [m.spot[s, g, t] for t in T]
+        ctx.cash.add_vector("gpu_spot_revenue", s,
+                            d.spot_price[g] * float(prod.gpus_per_unit), spot)
+        opex = float(prod.opex_usd_per_unit_year)
+        for p in range(P):
+            ctx.cash.add_scalar("gpu_opex", s, "period", -opex * years * (np.arange(P) == p),
+                                m.gpus_installed[s, g, p])
+
+    for s in sites:
+        for q in ("air", "liquid"):
+            ctx.it_period[s, q].append(lambda p, s=s, q=q: lease_mw(ctx, s, p, q))
+
+    for k in d.contracts.values():
+        prod = d.products[k.product]
+        rate = float(k.units) * float(prod.gpus_per_unit) * float(k.price_usd_per_gpu_hour)
+        ctx.cash.add_scalar("contract_revenue", k.site, "hourly",
+                            rate * ctx.active_steps(k.start_period, k.end_period),
+                            m.accept_contract[k.id] if k.optional else None)
+    for lease in d.leases.values():
+        var = m.accept_lease[lease.id] if lease.optional else None
+        mw = float(lease.it_mw)
+        ctx.cash.add_scalar("lease_energy_revenue", lease.site, "hourly",
+                            mw * float(lease.energy_rate_usd_per_mwh)
+                            * ctx.active_steps(lease.start_period, lease.end_period), var)
+        ctx.cash.add_scalar("lease_capacity_revenue", lease.site, "period",
+                            mw * 1000.0 * float(lease.price_usd_per_kw_month) * months
+                            * ctx.active_periods(lease.start_period, lease.end_period), var)

@@ -1,0 +1,57 @@
+"""What the model modules share while the model is built."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyomo.environ as pyo
+
+from .cashflow import CashflowRegistry
+from .data import ModelData
+
+
+@dataclass
+class Context:
+    m: pyo.ConcreteModel
+    d: ModelData
+    cash: CashflowRegistry
+    # IT load (MW) of cooling type q at site s: hourly parts are (coef per step as a
+    # list, indexed Var, index prefix) meaning coef[t] * var[prefix + (t,)]; period
+    # parts are callables p -> Pyomo expression (or float) of MW drawn all period.
+    it_hourly: dict = field(default_factory=lambda: defaultdict(list))
+    it_period: dict = field(default_factory=lambda: defaultdict(list))
+
+    @property
+    def n_steps(self) -> int:
+        return self.d.grid.n_steps
+
+    @property
+    def P(self) -> int:
+        return self.d.grid.n_periods
+
+    @property
+    def step_period(self) -> np.ndarray:
+        return self.d.grid.step_period
+
+    def period_of(self) -> list[int]:
+        """Period of every step, as a Python list for fast lookups in rules."""
+        return self.d.grid.step_period.tolist()
+
+    def per_step(self, per_period_values: np.ndarray) -> np.ndarray:
+        """Broadcast one value per period onto the steps."""
+        return np.asarray(per_period_values, float)[self.step_period]
+
+    def active_steps(self, start: int, end: int) -> np.ndarray:
+        sp = self.step_period
+        return ((sp >= start) & (sp < end)).astype(float)
+
+    def active_periods(self, start: int, end: int) -> np.ndarray:
+        p = np.arange(self.P)
+        return ((p >= start) & (p < end)).astype(float)
+
+
+def decision(m: pyo.ConcreteModel, component: str, key, optional: bool):
+    """A binary decision of an optional item, or the constant 1 of a mandatory one."""
+    return getattr(m, component)[key] if optional else 1.0

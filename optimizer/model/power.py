@@ -1,0 +1,137 @@
+"""Power: grid imports, PPAs, the site power balance, peaks and the reserve market.
+
+Groups power_balance, import_limit, ppa_volume, export_limit, ppa_min_take,
+ancillary and demand_peak. The power balance is where the other modules' loads
+meet (through ``ctx.it_load``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyomo.environ as pyo
+
+from .context import Context
+from .data import COOLING_TYPES
+
+
+def build(ctx: Context) -> None:
+    m, d, P = ctx.m, ctx.d, ctx.P
+    T = range(ctx.n_steps)
+    period = ctx.period_of()
+    w = d.grid.step_weight
+    sites = list(d.sites)
+    ppas = d.ppas
+    energy = [c for c in ppas.values() if c.kind in ("physical", "onsite")]
+    onsite = [c for c in ppas.values() if c.kind == "onsite"]
+    physical_at = {s: [c.id for c in energy if c.site == s and c.kind == "physical"]
+                   for s in sites}
+    energy_at = {s: [c.id for c in energy if c.site == s] for s in sites}
+    onsite_at = {s: [c.id for c in onsite if c.site == s] for s in sites}
+
+    m.sign_ppa = pyo.Var([c.id for c in ppas.values() if c.optional], domain=pyo.Binary)
+    m.imp = pyo.Var(sites, T, domain=pyo.NonNegativeReals)  # MW bought from the grid
+    m.use = pyo.Var([c.id for c in energy], T, domain=pyo.NonNegativeReals)
+    m.out = pyo.Var([c.id for c in onsite], T, domain=pyo.NonNegativeReals)
+    anc_sites = [s for s in sites if d.sites[s].anc_price is not None]
+    m.anc = pyo.Var(anc_sites, T, bounds=lambda m, s, t: (0.0, d.sites[s].anc_max_mw))
+    peak_sites = [s for s in sites if d.sites[s].demand_charge_usd_per_kw_month > 0]
+    m.peak = pyo.Var(peak_sites, range(P), domain=pyo.NonNegativeReals)
+
+    def sign(c):
+        return m.sign_ppa[c.id] if c.optional else 1.0
+
+    def metered(m, s, t):
+        """MW through the meter: grid imports plus physical PPA energy."""
+        return m.imp[s, t] + sum(m.use[c, t] for c in physical_at[s])
+
+    pue = {(s, q): d.sites[s].cooling[q].pue.tolist() for s in sites for q in COOLING_TYPES}
+    aux = {s: d.sites[s].aux_load_mw for s in sites}
+    it_load = ctx.it_load
+    m.power_balance = pyo.Constraint(sites, T, rule=lambda m, s, t: m.imp[s, t] + sum(
+        m.use[c, t] for c in energy_at[s]) == sum(
+        pue[s, q][t] * it_load(s, q, t) for q in COOLING_TYPES) + aux[s])
+    m.import_limit = pyo.Constraint(sites, T, rule=lambda m, s, t: metered(
+        m, s, t) <= m.grid_import_mw[s, period[t]])
+
+    vol = {c.id: d.ppa_volume[c.id].tolist() for c in energy}
+
+    def ppa_volume(m, c, t):
+        ppa = ppas[c]
+        taken = m.use[c, t] + (m.out[c, t] if ppa.kind == "onsite" else 0.0)
+        offered = sign(ppa) * vol[c][t]
+        if ppa.kind == "onsite" and not ppa.curtailable:
+            return taken == offered
+        return taken <= offered
+
+    m.ppa_volume = pyo.Constraint([c.id for c in energy], T, rule=ppa_volume)
+    export_sites = [s for s in sites if onsite_at[s]]
+    m.export_limit = pyo.Constraint(export_sites, T, rule=lambda m, s, t: sum(
+        m.out[c, t] for c in onsite_at[s]) <= d.sites[s].export_limit_mw)
+
+    min_take = [(c.id, p) for c in energy if not c.take_or_pay and c.min_take_fraction > 0
+                for p in range(P) if c.start_period <= p < c.end_period]
+    steps_of = [np.flatnonzero(d.grid.step_period == p).tolist() for p in range(P)]
+
+    def ppa_min_take(m, c, p):
+        ppa = ppas[c]
+        out = ppa.kind == "onsite"
+        taken = sum(w[t] * (m.use[c, t] + (m.out[c, t] if out else 0.0)) for t in steps_of[p])
+        offered = float(sum(w[t] * vol[c][t] for t in steps_of[p]))
+        return taken >= float(ppa.min_take_fraction) * offered * sign(ppa)
+
+    m.ppa_min_take = pyo.Constraint(min_take, rule=ppa_min_take)
+
+    mining_mw = {s: [(float(f.power_kw) / 1000.0, f.id) for f in d.sites[s].fleets]
+                 for s in sites}
+    m.ancillary = pyo.Constraint(anc_sites, T, rule=lambda m, s, t: m.anc[s, t] <= sum(
+        mw * m.run[s, f, t] for mw, f in mining_mw[s]))
+    m.demand_peak = pyo.Constraint(peak_sites, T, rule=lambda m, s, t: m.peak[
+        s, period[t]] >= metered(m, s, t))
+
+    _cash_flows(ctx, sites, energy, physical_at, anc_sites, peak_sites)
+
+
+def _cash_flows(ctx: Context, sites, energy, physical_at, anc_sites, peak_sites) -> None:
+    m, d, P = ctx.m, ctx.d, ctx.P
+    T = range(ctx.n_steps)
+    cash = ctx.cash
+    months = d.grid.periods["months"].to_numpy(dtype=float)
+    for s in sites:
+        sd = d.sites[s]
+        imp = [m.imp[s, t] for t in T]
+        cash.add_vector("grid_energy", s, -sd.price, imp)
+        metered_vars = [imp] + [[m.use[c, t] for t in T] for c in physical_at[s]]
+        for vars_ in metered_vars:
+            cash.add_vector("import_adder", s, -sd.import_adder, vars_)
+            cash.add_vector("coincident_peak", s, -sd.cp_cost_per_mwh, vars_)
+        if s in anc_sites:
+            cash.add_vector("ancillary_revenue", s, sd.anc_price, [m.anc[s, t] for t in T])
+        if s in peak_sites:
+            for p in range(P):
+                cash.add_scalar("demand_charge", s, "period",
+                                -1000.0 * sd.demand_charge_usd_per_kw_month * months
+                                * (np.arange(P) == p), m.peak[s, p])
+
+    for c in d.ppas.values():
+        sd = d.sites[c.site]
+        vol = d.ppa_volume[c.id]
+        sign = m.sign_ppa[c.id] if c.optional else None
+        strike = float(c.strike_usd_per_mwh)
+        net_price = sd.price - sd.export_fee_usd_per_mwh
+        if c.kind == "virtual":
+            cash.add_scalar("vppa_settlement", c.site, "hourly", vol * (sd.price - strike), sign)
+            continue
+        use = [m.use[c.id, t] for t in T]
+        out = [m.out[c.id, t] for t in T] if c.kind == "onsite" else None
+        if c.take_or_pay:
+            cash.add_scalar("ppa_strike", c.site, "hourly", -strike * vol, sign)
+        else:
+            for vars_ in (use, out):
+                if vars_ is not None:
+                    cash.add_vector("ppa_strike", c.site, np.full(len(T), -strike), vars_)
+        if c.kind == "physical" and c.take_or_pay:
+            # unused volume is sold back at the site price, also when that is negative
+            cash.add_scalar("ppa_settlement", c.site, "hourly", vol * net_price, sign)
+            cash.add_vector("ppa_settlement", c.site, -net_price, use)
+        if out is not None:
+            cash.add_vector("ppa_export", c.site, net_price, out)

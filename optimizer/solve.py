@@ -1,0 +1,246 @@
+"""Hand a built model to HiGHS, map its status, and load the incumbent back.
+
+Three Pyomo -> HiGHS routes are implemented so that ``bench/`` can compare them on
+the same model:
+
+- ``stdform`` (default): Pyomo's ``LinearStandardFormCompiler`` turns the model into
+  CSC arrays once, and highspy receives them in a single ``passModel``;
+- ``appsi``: ``pyomo.contrib.appsi`` persistent HiGHS interface;
+- ``highs``: the persistent HiGHS interface of ``pyomo.contrib.solver``.
+
+The default is the fastest measured (see bench/README.md for the figures).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import highspy
+import numpy as np
+import pyomo.environ as pyo
+
+ROUTES = ("stdform", "appsi", "highs")
+
+
+@dataclass
+class SolveOptions:
+    mip_gap: float = 1e-4
+    time_limit: float | None = None
+    threads: int | None = None
+    verbose: bool = False
+    log_path: Path | None = None
+    route: str = "stdform"
+
+    def highs_options(self) -> dict:
+        opts: dict = {"mip_rel_gap": float(self.mip_gap)}
+        if self.time_limit is not None:
+            opts["time_limit"] = float(self.time_limit)
+        if self.threads is not None:
+            opts["threads"] = int(self.threads)
+        return opts
+
+
+@dataclass
+class SolveOutcome:
+    status: str  # optimal | time_limit | infeasible | unbounded | error
+    has_solution: bool
+    objective: float | None = None
+    best_bound: float | None = None
+    mip_gap: float | None = None
+    timings_s: dict = field(default_factory=dict)
+    highs_run_time_s: float | None = None
+    message: str = ""
+
+
+def highs_version() -> str:
+    h = highspy.Highs()
+    return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
+
+
+_RUN_TIME = re.compile(r"HiGHS run time\s*:\s*([0-9.eE+-]+)")
+
+
+def highs_run_time(log_path: Path | None) -> float | None:
+    """The run time HiGHS prints on the last lines of its log."""
+    if log_path is None or not Path(log_path).exists():
+        return None
+    found = _RUN_TIME.findall(Path(log_path).read_text(errors="replace"))
+    return float(found[-1]) if found else None
+
+
+def solve_model(model: pyo.ConcreteModel, options: SolveOptions) -> SolveOutcome:
+    if options.route == "stdform":
+        return _solve_stdform(model, options)
+    if options.route in ("appsi", "highs"):
+        return _solve_pyomo_interface(model, options)
+    raise ValueError(f"unknown route {options.route!r}; choose one of {', '.join(ROUTES)}")
+
+
+# --- route: standard form + highspy ---------------------------------------------------
+
+
+def _status_from_highs(h: highspy.Highs) -> tuple[str, bool]:
+    ms = h.getModelStatus()
+    S = highspy.HighsModelStatus
+    has_solution = h.getInfo().primal_solution_status == 2  # kSolutionStatusFeasible
+    if ms == S.kOptimal:
+        return "optimal", True
+    if ms == S.kInfeasible:
+        return "infeasible", False
+    if ms == S.kUnbounded:
+        return "unbounded", False
+    if ms == S.kUnboundedOrInfeasible:
+        return "infeasible", False
+    if ms in (S.kTimeLimit, S.kIterationLimit, S.kSolutionLimit, S.kInterrupt):
+        return "time_limit", has_solution
+    return "error", False
+
+
+def _solve_stdform(model: pyo.ConcreteModel, options: SolveOptions) -> SolveOutcome:
+    from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+    from pyomo.common.errors import InfeasibleConstraintException
+
+    t0 = time.perf_counter()
+    try:
+        form = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
+    except InfeasibleConstraintException as exc:
+        return SolveOutcome("infeasible", False, message=str(exc),
+                            timings_s={"translate": time.perf_counter() - t0})
+    columns = form.columns
+    n = len(columns)
+    lb = np.fromiter(((-math.inf if v.lb is None else v.lb) for v in columns), float, n)
+    ub = np.fromiter(((math.inf if v.ub is None else v.ub) for v in columns), float, n)
+    integer = np.fromiter((v.is_integer() or v.is_binary() for v in columns), bool, n)
+    sense = np.fromiter((s for _, s in form.rows), np.int8, len(form.rows))
+    rhs = np.asarray(form.rhs, float)
+    row_lo = np.where(sense >= 0, np.where(sense == 0, rhs, -math.inf), rhs)
+    row_hi = np.where(sense <= 0, np.where(sense == 0, rhs, math.inf), rhs)
+    maximise = form.objectives[0].sense == pyo.maximize
+
+    lp = highspy.HighsLp()
+    lp.num_col_ = n
+    lp.num_row_ = len(rhs)
+    lp.col_cost_ = np.asarray(form.c.toarray()[0] if form.c.shape[0] else np.zeros(n), float)
+    lp.offset_ = float(form.c_offset[0]) if len(form.c_offset) else 0.0
+    lp.col_lower_ = lb
+    lp.col_upper_ = ub
+    lp.row_lower_ = row_lo
+    lp.row_upper_ = row_hi
+    A = form.A.tocsc()
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = A.indices.astype(np.int32)
+    lp.a_matrix_.value_ = A.data.astype(float)
+    lp.a_matrix_.num_col_ = n
+    lp.a_matrix_.num_row_ = len(rhs)
+    lp.sense_ = highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize
+    if integer.any():
+        lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
+                           for i in integer]
+
+    h = _new_highs(options)
+    h.passModel(lp)
+    t1 = time.perf_counter()
+    h.run()
+    t2 = time.perf_counter()
+    status, has_solution = _status_from_highs(h)
+    info = h.getInfo()
+    out = SolveOutcome(status, has_solution,
+                       timings_s={"translate": t1 - t0, "solve": t2 - t1})
+    if has_solution:
+        x = np.asarray(h.getSolution().col_value)
+        x = np.where(integer, np.round(x), x)  # snap integers: the tables report units
+        for v, val in zip(columns, x.tolist()):
+            v.set_value(val, skip_validation=True)
+        out.objective = float(info.objective_function_value)
+        out.best_bound = float(info.mip_dual_bound) if integer.any() else out.objective
+        out.mip_gap = float(info.mip_gap) if integer.any() else 0.0
+    _zero_unreferenced(model)
+    h.setOptionValue("log_file", "")  # close the log so it can be read and moved
+    out.highs_run_time_s = highs_run_time(options.log_path)
+    return out
+
+
+def _new_highs(options: SolveOptions) -> highspy.Highs:
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", True)
+    h.setOptionValue("log_to_console", bool(options.verbose))
+    if options.log_path is not None:
+        h.setOptionValue("log_file", str(options.log_path))
+    for k, v in options.highs_options().items():
+        h.setOptionValue(k, v)
+    return h
+
+
+def _zero_unreferenced(model: pyo.ConcreteModel) -> None:
+    """Variables in no row and no objective have no value; they are 0 in any optimum
+    (a variable with no cost and no constraint is free to be anything, and 0 is
+    inside the bounds of every such variable this model creates)."""
+    for v in model.component_data_objects(pyo.Var, descend_into=True):
+        if v.value is None:
+            v.set_value(0.0, skip_validation=True)
+
+
+# --- routes through Pyomo's solver interfaces (for comparison) --------------------------
+
+
+def _solve_pyomo_interface(model: pyo.ConcreteModel, options: SolveOptions) -> SolveOutcome:
+    t0 = time.perf_counter()
+    if options.route == "appsi":
+        from pyomo.contrib.appsi.solvers.highs import Highs
+
+        solver = Highs()
+        solver.config.stream_solver = options.verbose
+        solver.config.load_solution = False
+        if options.time_limit is not None:
+            solver.config.time_limit = options.time_limit
+        solver.config.mip_gap = options.mip_gap
+        if options.threads is not None:
+            solver.highs_options["threads"] = options.threads
+        if options.log_path is not None:
+            solver.highs_options["log_file"] = str(options.log_path)
+        solver.set_instance(model)
+        t1 = time.perf_counter()
+        res = solver.solve(model)
+        t2 = time.perf_counter()
+        h = solver._solver_model
+    else:
+        from pyomo.contrib.solver.solvers.highs import Highs
+
+        solver = Highs()
+        solver.config.tee = options.verbose
+        solver.config.load_solutions = False
+        solver.config.raise_exception_on_nonoptimal_result = False
+        if options.time_limit is not None:
+            solver.config.time_limit = options.time_limit
+        solver.config.rel_gap = options.mip_gap
+        extra = {}
+        if options.threads is not None:
+            extra["threads"] = options.threads
+        if options.log_path is not None:
+            extra["log_file"] = str(options.log_path)
+        solver.config.solver_options = extra
+        solver.set_instance(model)
+        t1 = time.perf_counter()
+        res = solver.solve(model)
+        t2 = time.perf_counter()
+        h = solver._solver_model
+    status, has_solution = _status_from_highs(h)
+    out = SolveOutcome(status, has_solution, timings_s={"translate": t1 - t0, "solve": t2 - t1})
+    if has_solution:
+        res.solution_loader.load_vars()
+        info = h.getInfo()
+        out.objective = float(info.objective_function_value)
+        out.best_bound = float(info.mip_dual_bound)
+        out.mip_gap = float(info.mip_gap)
+        for v in model.component_data_objects(pyo.Var):
+            if v.is_integer() and v.value is not None:
+                v.set_value(round(v.value), skip_validation=True)
+    _zero_unreferenced(model)
+    h.setOptionValue("log_file", "")
+    out.highs_run_time_s = highs_run_time(options.log_path)
+    return out
