@@ -120,12 +120,13 @@ def _print_summary(result, written: Path) -> None:
     table.add_column("period")
     table.add_column("start")
     table.add_column("kind")
-    table.add_column("items")
+    table.add_column("item")
     table.add_column("quantity", justify="right")
     table.add_column("capex", justify="right")
-    for (p, start, kind), grp in cap.groupby(["period", "period_start", "kind"], sort=True):
-        table.add_row(str(p), str(start.date()), kind, ", ".join(sorted(set(grp["item"]))),
-                      f"{grp['quantity'].sum():,.1f}", _usd(grp["capex_usd"].sum()))
+    for (p, start, kind, item), grp in cap.groupby(["period", "period_start", "kind", "item"],
+                                                   sort=True):
+        table.add_row(str(p), str(start.date()), kind, item, f"{grp['quantity'].sum():,.1f}",
+                      _usd(grp["capex_usd"].sum()))
     if len(cap):
         out.print(table)
     t = result.timings_s

@@ -61,7 +61,8 @@ def highs_version() -> str:
     return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
 
 
-_RUN_TIME = re.compile(r"HiGHS run time\s*:\s*([0-9.eE+-]+)")
+# an LP ends its log with "HiGHS run time : X"; a MIP with a "Timing  X" summary line
+_RUN_TIME = re.compile(r"^(?:HiGHS run time\s*:|\s*Timing)\s+([0-9.eE+-]+)\s*$", re.M)
 
 
 def highs_run_time(log_path: Path | None) -> float | None:

@@ -41,13 +41,13 @@ from pydantic_core import PydanticCustomError
 __all__ = [
     "MISSING",
     "Ancillary",
+    "CoincidentPeak",
     "ColumnRef",
     "Contract",
     "Conversion",
     "Cooling",
     "CoolingType",
     "CoolingUpgrade",
-    "CoincidentPeak",
     "Fleet",
     "GpuProduct",
     "Grid",
@@ -156,12 +156,12 @@ def _int_guard(value: Any) -> Any:
 
 def num(**bounds: float) -> Any:
     """A finite float (ints are accepted and stored as floats) with optional bounds."""
-    return Annotated[float, BeforeValidator(_number_guard), Field(**bounds)]
+    return Annotated[float, Field(**bounds), BeforeValidator(_number_guard)]
 
 
 def integer(**bounds: int) -> Any:
     """An int (a float with no fractional part such as 2.0e4 is accepted)."""
-    return Annotated[int, BeforeValidator(_int_guard), Field(**bounds)]
+    return Annotated[int, Field(**bounds), BeforeValidator(_int_guard)]
 
 
 Slug = Annotated[StrictStr, StringConstraints(pattern=r"^[a-z0-9-]+$")]
@@ -288,7 +288,7 @@ def _parse_start(value: Any) -> Any:
             ) from None
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
         if value.time() != dt.time(0, 0):
             raise PydanticCustomError("horizon_start", "must be at UTC midnight (00:00:00Z)")
         return value.date()
@@ -336,15 +336,15 @@ class Horizon(_Model):
         problems: list[tuple[tuple[str | int, ...], str, object]] = []
         s = self.start
         if self.period == "month" and s.day != 1:
-            problems.append((("start",), "a monthly horizon must start on the 1st of a month", s))
+            problems.append((("start",), "a monthly horizon must start on the 1st of a month", s.isoformat()))
         elif self.period == "quarter" and (s.day != 1 or s.month not in (1, 4, 7, 10)):
             problems.append(
-                (("start",), "a quarterly horizon must start on Jan 1, Apr 1, Jul 1 or Oct 1", s)
+                (("start",), "a quarterly horizon must start on Jan 1, Apr 1, Jul 1 or Oct 1", s.isoformat())
             )
         elif self.period == "year" and (s.day, s.month) != (1, 1):
-            problems.append((("start",), "a yearly horizon must start on Jan 1", s))
+            problems.append((("start",), "a yearly horizon must start on Jan 1", s.isoformat()))
         if s < EARLIEST_START:
-            problems.append((("start",), f"must be on or after {EARLIEST_START}", s))
+            problems.append((("start",), f"must be on or after {EARLIEST_START}", s.isoformat()))
         months = (s.month - 1) + self.periods * self.months_per_period()
         end_year = s.year + months // 12
         if end_year > LATEST_END.year or (end_year == LATEST_END.year and months % 12 > 0):
@@ -654,6 +654,21 @@ class Instance(_Model):
     _source_path: Optional[Path] = PrivateAttr(default=None)  # noqa: UP045
     _series: Optional[pd.DataFrame] = PrivateAttr(default=None)  # noqa: UP045
     _series_path: Optional[Path] = PrivateAttr(default=None)  # noqa: UP045
+
+    def __eq__(self, other: object) -> bool:
+        # pydantic would compare the private DataFrame with ==, which is ambiguous.
+        if not isinstance(other, Instance):
+            return NotImplemented
+        if self.__dict__ != other.__dict__:
+            return False
+        if (self._source_path, self._series_path) != (other._source_path, other._series_path):
+            return False
+        a, b = self._series, other._series
+        if a is None or b is None:
+            return a is b
+        return a.equals(b) and list(a.columns) == list(b.columns)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model
 
     @property
     def source_path(self) -> Path | None:

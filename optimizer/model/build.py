@@ -8,7 +8,7 @@ import pyomo.environ as pyo
 
 from . import capex, compute, cooling, mining, objective, power
 from .cashflow import CashflowRegistry
-from .context import Context
+from .context import Context, add_always_zero
 from .data import ModelData
 
 
@@ -23,6 +23,7 @@ def build_model(data: ModelData) -> BuiltModel:
     m = pyo.ConcreteModel(name="hashpivot")
     cash = CashflowRegistry(data.grid.n_steps, data.grid.n_periods)
     ctx = Context(m=m, d=data, cash=cash)
+    add_always_zero(m)
     capex.build(ctx)     # orders, stocks, budget
     mining.build(ctx)    # registers ASIC IT load
     compute.build(ctx)   # registers GPU and lease IT load

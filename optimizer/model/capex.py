@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pyomo.environ as pyo
 
-from .context import Context
+from .context import Context, checked
 from .data import COOLING_TYPES, order_periods
 
 
@@ -55,14 +55,14 @@ def build(ctx: Context) -> None:
     # --- limits ------------------------------------------------------------------
     capped = [(g, p) for g, prod in d.products.items() if prod.max_units_per_period is not None
               for p in order_periods(int(prod.lead_periods), P)]
-    m.buy_limit = pyo.Constraint(capped, rule=lambda m, g, p: sum(
-        m.buy[s, g, p] for s in sites) <= float(d.products[g].max_units_per_period))
-    m.conversion_limit = pyo.Constraint(list(conv_sites), rule=lambda m, s: sum(
+    m.buy_limit = pyo.Constraint(capped, rule=checked(lambda m, g, p: sum(
+        m.buy[s, g, p] for s in sites) <= float(d.products[g].max_units_per_period)))
+    m.conversion_limit = pyo.Constraint(list(conv_sites), rule=checked(lambda m, s: sum(
         m.conv[s, p] for p in order_periods(int(conv_sites[s].lead_periods), P))
-        <= int(conv_sites[s].max_blocks))
-    m.upgrade_limit = pyo.Constraint(list(upgrades), rule=lambda m, s, u: sum(
+        <= int(conv_sites[s].max_blocks)))
+    m.upgrade_limit = pyo.Constraint(list(upgrades), rule=checked(lambda m, s, u: sum(
         m.upg[s, u, p] for p in order_periods(upgrades[s, u].lead, P))
-        <= upgrades[s, u].max_count)
+        <= upgrades[s, u].max_count))
     m.retire_limit = pyo.Constraint(fleet_keys, rule=lambda m, s, f: sum(
         m.retire[s, f, p] for p in periods) <= float(fleets[s, f].units))
 
@@ -125,8 +125,8 @@ def build(ctx: Context) -> None:
 
     budget = d.budget
     budget_periods = [] if budget is None else [p for p in periods if np.isfinite(budget[p])]
-    m.capex_budget = pyo.Constraint(budget_periods, rule=lambda m, p: capex_ordered(m, p)
-                                    <= float(budget[p]))
+    m.capex_budget = pyo.Constraint(budget_periods, rule=checked(
+        lambda m, p: capex_ordered(m, p) <= float(budget[p])))
 
     cash = ctx.cash
     eye = np.eye(P)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pyomo.environ as pyo
 
-from .context import Context, decision
+from .context import Context, checked, decision
 
 
 def firm_units(ctx: Context, s: str, g: str, p: int):
@@ -46,9 +46,9 @@ def build(ctx: Context) -> None:
     capped = [(s, g) for (s, g) in keys if float(d.products[g].spot_max_utilization) < 1.0]
     m.spot_market = pyo.Constraint(capped, T, rule=lambda m, s, g, t: m.spot[s, g, t] <= float(
         d.products[g].spot_max_utilization) * m.gpus_installed[s, g, period[t]])
-    m.ai_hall = pyo.Constraint(sites, range(P), rule=lambda m, s, p: sum(
+    m.ai_hall = pyo.Constraint(sites, range(P), rule=checked(lambda m, s, p: sum(
         m.gpus_installed[s, g, p] * (float(prod.it_kw) / 1000.0)
-        for g, prod in d.products.items()) + lease_mw(ctx, s, p) <= m.ai_hall_mw[s, p])
+        for g, prod in d.products.items()) + lease_mw(ctx, s, p) <= m.ai_hall_mw[s, p]))
 
     years = d.grid.periods["years"].to_numpy()
     months = d.grid.periods["months"].to_numpy(dtype=float)

@@ -55,3 +55,24 @@ class Context:
 def decision(m: pyo.ConcreteModel, component: str, key, optional: bool):
     """A binary decision of an optional item, or the constant 1 of a mandatory one."""
     return getattr(m, component)[key] if optional else 1.0
+
+
+def checked(rule):
+    """Wrap a constraint rule whose expression may fold to a constant (no variable
+    left, e.g. an empty hall or a budget with nothing to order): a true constant
+    is skipped, a false one becomes a row no solution satisfies, so the solver
+    reports the instance infeasible instead of Pyomo raising mid-build."""
+
+    def wrapped(m, *index):
+        result = rule(m, *index)
+        if result is True:
+            return pyo.Constraint.Skip
+        if result is False:
+            return m.always_zero >= 1.0
+        return result
+
+    return wrapped
+
+
+def add_always_zero(m: pyo.ConcreteModel) -> None:
+    m.always_zero = pyo.Var(bounds=(0.0, 0.0))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyomo.environ as pyo
 
-from .context import Context
+from .context import Context, checked
 
 
 def build(ctx: Context) -> None:
@@ -19,8 +19,8 @@ def build(ctx: Context) -> None:
         keys, T, rule=lambda m, s, f, t: m.run[s, f, t] <= m.asics[s, f, period[t]])
     m.mining_hall = pyo.Constraint(
         list(d.sites), range(ctx.P),
-        rule=lambda m, s, p: sum(m.asics[s, f.id, p] * (f.power_kw / 1000.0)
-                                 for f in d.sites[s].fleets) <= m.mining_hall_mw[s, p])
+        rule=checked(lambda m, s, p: sum(m.asics[s, f.id, p] * (f.power_kw / 1000.0)
+                                         for f in d.sites[s].fleets) <= m.mining_hall_mw[s, p]))
 
     revenue_per_th_h = d.hashprice_per_th_h * (1.0 - d.pool_fee)
     for (s, fid), f in fleets.items():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyomo.environ as pyo
 
-from .context import Context
+from .context import Context, checked
 from .data import COOLING_TYPES
 
 
@@ -63,7 +63,7 @@ def build(ctx: Context) -> None:
             return taken == offered
         return taken <= offered
 
-    m.ppa_volume = pyo.Constraint([c.id for c in energy], T, rule=ppa_volume)
+    m.ppa_volume = pyo.Constraint([c.id for c in energy], T, rule=checked(ppa_volume))
     export_sites = [s for s in sites if onsite_at[s]]
     m.export_limit = pyo.Constraint(export_sites, T, rule=lambda m, s, t: sum(
         m.out[c, t] for c in onsite_at[s]) <= d.sites[s].export_limit_mw)
@@ -79,7 +79,7 @@ def build(ctx: Context) -> None:
         offered = float(sum(w[t] * vol[c][t] for t in steps_of[p]))
         return taken >= float(ppa.min_take_fraction) * offered * sign(ppa)
 
-    m.ppa_min_take = pyo.Constraint(min_take, rule=ppa_min_take)
+    m.ppa_min_take = pyo.Constraint(min_take, rule=checked(ppa_min_take))
 
     mining_mw = {s: [(float(f.power_kw) / 1000.0, f.id) for f in d.sites[s].fleets]
                  for s in sites}

@@ -1,0 +1,60 @@
+"""Instance loading and validation: ``load_instance(path) -> Instance``.
+
+See docs/instance-format.md for the format and every validation rule.
+"""
+
+from .load import load_instance
+from .schema import (
+    Ancillary,
+    CoincidentPeak,
+    ColumnRef,
+    Contract,
+    Conversion,
+    Cooling,
+    CoolingType,
+    CoolingUpgrade,
+    Fleet,
+    GpuProduct,
+    Grid,
+    GridUpgrade,
+    Halls,
+    Horizon,
+    Instance,
+    InstanceError,
+    Lease,
+    Market,
+    Ppa,
+    Problem,
+    Resolution,
+    SeriesRef,
+    Site,
+    SiteGpu,
+)
+
+__all__ = [
+    "Ancillary",
+    "CoincidentPeak",
+    "ColumnRef",
+    "Contract",
+    "Conversion",
+    "Cooling",
+    "CoolingType",
+    "CoolingUpgrade",
+    "Fleet",
+    "GpuProduct",
+    "Grid",
+    "GridUpgrade",
+    "Halls",
+    "Horizon",
+    "Instance",
+    "InstanceError",
+    "Lease",
+    "Market",
+    "Ppa",
+    "Problem",
+    "Resolution",
+    "SeriesRef",
+    "Site",
+    "SiteGpu",
+    "load_instance",
+]

@@ -1,0 +1,282 @@
+"""Reading and checking the hourly series CSV of an instance.
+
+``read_series`` never raises for bad input: every problem becomes a ``Problem``.
+The timestamp column is checked over the whole file (format, UTC, on the hour,
+strictly increasing, no duplicates, no gaps); cell values are checked only on the
+rows inside the horizon, the other rows being ignored.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+import numpy as np
+import pandas as pd
+
+from .schema import Problem
+
+MAX_CSV_BYTES = 1024 * 1024 * 1024  # 1 GiB
+TIMESTAMP = "timestamp"
+
+_ISO = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?P<offset>[Zz]|[+-]\d{2}:?\d{2})?"
+)
+_UTC_OFFSETS = {"Z", "z", "+00:00", "+0000", "-00:00", "-0000"}
+_NAN_WORDS = {"nan", "+nan", "-nan"}
+
+
+@dataclass
+class SeriesResult:
+    path: Path | None = None  # resolved path of the CSV
+    columns: list[str] | None = None  # data columns (timestamp excluded), when the header was read
+    frame: pd.DataFrame | None = None  # horizon rows, float64, of the columns without bad cells
+    complete: bool = False  # frame holds every column and the file has no problem
+    problems: list[Problem] = field(default_factory=list)
+
+
+def count(n: int, what: str) -> str:
+    """'1 row', '3 rows'."""
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
+def _fmt_ts(ts: pd.Timestamp) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def resolve_series_path(ref: str, base_dir: Path) -> tuple[Path | None, str | None]:
+    """(resolved path, None) or (None, message) when ``ref`` is not allowed."""
+    if "\x00" in ref:
+        return None, "contains a NUL character"
+    if PurePosixPath(ref).is_absolute() or PureWindowsPath(ref).anchor:
+        return None, "must be a path relative to the instance file's folder, not an absolute path"
+    norm = os.path.normpath(ref.replace("\\", "/"))
+    if norm == ".." or norm.startswith("../"):
+        return None, "must stay inside the instance file's folder ('..' escapes it)"
+    base_real = os.path.realpath(base_dir)
+    target = os.path.realpath(os.path.join(base_dir, ref))
+    try:
+        inside = os.path.commonpath([base_real, target]) == base_real
+    except ValueError:
+        inside = False
+    if not inside:
+        return None, "resolves (through a symbolic link) outside the instance file's folder"
+    return Path(target), None
+
+
+def _first(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def read_series(
+    ref: str, base_dir: Path, hours: pd.DatetimeIndex | None, file_label: str
+) -> SeriesResult:
+    """Read and check the series CSV ``ref`` (relative to ``base_dir``).
+
+    ``hours`` are the horizon hours (None when the horizon itself is invalid: then
+    coverage and cell values are not checked and no frame is returned).
+    """
+    res = SeriesResult()
+
+    def problem(path: str, message: str, value: object) -> None:
+        res.problems.append(Problem(file_label, path, value, message))
+
+    path, why = resolve_series_path(ref, base_dir)
+    if path is None:
+        problem("series.file", why or "invalid path", ref)
+        return res
+    res.path = path
+    if not path.exists():
+        problem("series.file", f"series file not found: {path}", ref)
+        return res
+    if not path.is_file():
+        problem("series.file", f"not a regular file: {path}", ref)
+        return res
+    try:
+        size = path.stat().st_size
+        if size > MAX_CSV_BYTES:
+            problem("series.file", f"file is larger than {MAX_CSV_BYTES // 2**20} MB", size)
+            return res
+        raw = path.read_bytes()
+    except OSError as e:
+        problem("series.file", f"cannot read the series file: {e.strerror or e}", ref)
+        return res
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        problem(ref, f"not UTF-8 text: byte {raw[e.start]:#04x} on line {line}", raw[e.start : e.start + 8])
+        return res
+    if not text.strip():
+        problem(ref, "the series file is empty (expected a header with a 'timestamp' column)", "")
+        return res
+    try:
+        table = pd.read_csv(
+            io.StringIO(text),
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            engine="c",
+        )
+    except Exception as e:  # noqa: BLE001 - pandas raises several types for malformed CSV
+        problem(ref, f"not a readable CSV: {str(e).strip()}", None)
+        return res
+
+    # ---- header
+    header = ["" if isinstance(h, float) else str(h).strip() for h in table.iloc[0].tolist()]
+    header_ok = True
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header):
+        if not name:
+            problem(f"{ref} header", f"column {i + 1} has no name", name)
+            header_ok = False
+        elif name in seen:
+            problem(f"{ref} header", f"column name {name!r} appears twice (columns {seen[name] + 1} and {i + 1})", name)
+            header_ok = False
+        else:
+            seen[name] = i
+    res.columns = [h for h in dict.fromkeys(header) if h and h != TIMESTAMP]
+    if TIMESTAMP not in seen:
+        problem(f"{ref} header", f"no {TIMESTAMP!r} column (columns: {', '.join(header)})", header)
+        return res
+
+    body = table.iloc[1:]
+    body.columns = range(body.shape[1])
+    body = body.fillna("")
+    cells = body.apply(lambda c: c.str.strip())
+    blank_row = (cells == "").all(axis=1).to_numpy()
+    cells = cells[~blank_row]
+    lines = cells.index.to_numpy() + 1  # file line of each row (header is line 1)
+    if len(cells) == 0:
+        problem(f"{ref} column {TIMESTAMP!r}", "the series file has no data rows", None)
+        return res
+
+    # ---- timestamps (whole file)
+    where = f"{ref} column {TIMESTAMP!r}"
+    tcol = cells[seen[TIMESTAMP]]
+    match = tcol.str.fullmatch(_ISO.pattern).to_numpy(dtype=bool)
+    if not match.all():
+        i = _first(~match)
+        problem(
+            where,
+            f"line {lines[i]}: not an ISO 8601 timestamp such as 2027-01-01T00:00:00Z "
+            f"({count(int((~match).sum()), 'bad row')} in all)",
+            tcol.iloc[i],
+        )
+        return res
+    offsets = tcol.str.extract(r"([Zz]|[+-]\d{2}:?\d{2})$")[0]
+    no_offset = offsets.isna().to_numpy()
+    if no_offset.any():
+        i = _first(no_offset)
+        problem(
+            where,
+            f"line {lines[i]}: timestamp has no UTC designator; write e.g. "
+            f"2027-01-01T00:00:00Z ({count(int(no_offset.sum()), 'row')} in all)",
+            tcol.iloc[i],
+        )
+        return res
+    non_utc = ~offsets.isin(_UTC_OFFSETS).to_numpy()
+    if non_utc.any():
+        i = _first(non_utc)
+        problem(
+            where,
+            f"line {lines[i]}: timestamp is not in UTC (offset {offsets.iloc[i]}); "
+            f"convert the file to UTC ({count(int(non_utc.sum()), 'row')} in all)",
+            tcol.iloc[i],
+        )
+        return res
+    stamps = pd.to_datetime(tcol, format="ISO8601", utc=True, errors="coerce")
+    bad = stamps.isna().to_numpy()
+    if bad.any():
+        i = _first(bad)
+        problem(where, f"line {lines[i]}: not a valid date/time", tcol.iloc[i])
+        return res
+    idx = pd.DatetimeIndex(stamps)
+    off_hour = np.asarray(idx != idx.floor("h"), dtype=bool)
+    ts_ok = True
+    if off_hour.any():
+        i = _first(off_hour)
+        problem(where, f"line {lines[i]}: timestamp is not on the hour (series are hourly)", tcol.iloc[i])
+        ts_ok = False
+    if len(idx) > 1:
+        step = (idx[1:] - idx[:-1]) / pd.Timedelta(hours=1)
+        step = np.asarray(step, dtype=float)
+        for mask, text_ in (
+            (step == 0, "duplicate timestamp"),
+            (step < 0, "timestamps not strictly increasing"),
+            (step > 1, "gap in the hourly series"),
+            ((step > 0) & (step < 1), "step shorter than one hour"),
+        ):
+            if mask.any():
+                i = _first(mask)
+                if text_ == "gap in the hourly series":
+                    detail = f"no rows between {tcol.iloc[i]} (line {lines[i]}) and {tcol.iloc[i + 1]}"
+                else:
+                    detail = f"{tcol.iloc[i + 1]} after {tcol.iloc[i]}"
+                problem(
+                    where,
+                    f"line {lines[i + 1]}: {text_}: {detail} ({count(int(mask.sum()), 'such row')} in all)",
+                    tcol.iloc[i + 1],
+                )
+                ts_ok = False
+    if not ts_ok or hours is None:
+        return res
+
+    # ---- coverage
+    if len(hours) == 0:  # pragma: no cover - a horizon has at least one period
+        return res
+    if idx[0] > hours[0] or idx[-1] < hours[-1]:
+        problem(
+            where,
+            f"the series covers {_fmt_ts(idx[0])} .. {_fmt_ts(idx[-1])} but the horizon needs every "
+            f"hour {_fmt_ts(hours[0])} .. {_fmt_ts(hours[-1])}",
+            f"{_fmt_ts(idx[0])} .. {_fmt_ts(idx[-1])}",
+        )
+        return res
+    inside = np.asarray((idx >= hours[0]) & (idx <= hours[-1]), dtype=bool)
+    rows = cells[inside]
+    rlines = lines[inside]
+    rstamps = idx[inside]
+    if len(rows) != len(hours):  # pragma: no cover - implied by the checks above
+        problem(where, "the horizon hours are not covered exactly once", len(rows))
+        return res
+
+    # ---- values (horizon rows only)
+    data: dict[str, np.ndarray] = {}
+    values_ok = True
+    for name, pos in seen.items():
+        if name == TIMESTAMP:
+            continue
+        col = rows[pos]
+        colwhere = f"{ref} column {name!r}"
+        blank = (col == "").to_numpy()
+        numbers = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        lower = col.str.lower()
+        nanword = lower.isin(_NAN_WORDS).to_numpy()
+        nonnum = np.isnan(numbers) & ~blank & ~nanword
+        nonfinite = (~np.isfinite(numbers) & ~np.isnan(numbers)) | nanword
+        for mask, what in ((blank, "blank cell"), (nonnum, "non-numeric cell"), (nonfinite, "non-finite cell")):
+            if mask.any():
+                i = _first(mask)
+                problem(
+                    colwhere,
+                    f"{what} at line {rlines[i]} ({_fmt_ts(rstamps[i])}); "
+                    f"{count(int(mask.sum()), 'such cell')} in the horizon",
+                    col.iloc[i],
+                )
+                values_ok = False
+        if blank.any() or nonnum.any() or nonfinite.any():
+            continue
+        data[name] = numbers
+    # The frame holds every column whose cells are all valid (all of them when
+    # there is no problem): the loader range-checks those even when others fail.
+    frame = pd.DataFrame(data, index=hours.copy(), dtype="float64")
+    frame.index.name = TIMESTAMP
+    res.frame = frame
+    res.complete = values_ok and header_ok
+    return res
