@@ -150,3 +150,44 @@ def solve(instance: Instance, *, mip_gap: float = 1e-4, time_limit: float | None
         highs_run_time_s=outcome.highs_run_time_s, message=outcome.message,
         built=built if keep_model else None,
     )
+
+
+PLAN_KINDS = ("gpu", "conversion", "grid_upgrade", "cooling_upgrade", "contract", "lease", "ppa")
+
+
+def plan_differences(reference: pd.DataFrame, other: pd.DataFrame) -> tuple[float, str]:
+    """Largest absolute quantity difference of the build/accept decisions (per kind, item
+    and period) between two capex tables, and the differences as text."""
+    def keyed(df):
+        df = df[df["kind"].isin(PLAN_KINDS)]
+        return df.groupby(["kind", "item", "period"])["quantity"].sum()
+
+    a, b = keyed(reference), keyed(other)
+    diff = b.sub(a, fill_value=0.0)
+    diff = diff[diff.abs() > 1e-6]
+    text = "; ".join(f"{k}/{i}@p{p}:{d:+g}" for (k, i, p), d in diff.items())
+    return (float(diff.abs().max()) if len(diff) else 0.0), text
+
+
+def compare_resolution(instance: Instance, days: list[int], **solve_kw) -> pd.DataFrame:
+    """Solve hourly and with each K representative days; one row per resolution with
+    NPV, relative NPV error against hourly, plan differences, steps and times."""
+    rows = []
+    hourly = solve(instance, resolution="hourly", **solve_kw)
+    runs = [("hourly", None, hourly)] + [
+        (f"K={k}", k, solve(instance, representative_days=k, **solve_kw))
+        for k in days]
+    for label, k, res in runs:
+        diff, text = (plan_differences(hourly.capex, res.capex)
+                      if res.has_solution and hourly.has_solution else (float("nan"), ""))
+        err = (abs(res.npv_usd - hourly.npv_usd) / abs(hourly.npv_usd)
+               if res.has_solution and hourly.has_solution and hourly.npv_usd else float("nan"))
+        t = res.timings_s
+        rows.append({
+            "resolution": label, "days_per_period": k, "steps": res.grid.n_steps,
+            "status": res.status, "npv_usd": res.npv_usd, "npv_rel_error": err,
+            "max_plan_diff_units": diff, "plan_differences": text,
+            "build_s": t.get("build", 0.0), "solve_s": t.get("solve", 0.0),
+            "total_s": sum(t.values()),
+        })
+    return pd.DataFrame(rows)

@@ -99,6 +99,47 @@ def solve(
         _fail(f"{instance}: {reason}; see {written / 'solver.log'}", result.exit_code)
 
 
+@app.command("compare-resolution")
+def compare_resolution(
+    instance: Path = typer.Argument(..., help="instance YAML file"),
+    days: str = typer.Option("4,8,12", "--days", help="comma-separated K values"),
+    out_csv: Path = typer.Option(None, "--out", help="CSV file (default runs/<name>-resolution.csv)"),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0),
+    mip_gap: float = typer.Option(1e-4, "--mip-gap", min=0),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1),
+) -> None:
+    """Solve hourly and with K representative days per period; report the error."""
+    from .api import compare_resolution as api_compare
+
+    try:
+        ks = [int(k) for k in days.split(",") if k.strip()]
+    except ValueError:
+        _fail(f"--days: expected comma-separated whole numbers, got {days!r}", 2)
+    if not ks or min(ks) < 1:
+        _fail(f"--days: expected numbers >= 1, got {days!r}", 2)
+    inst = _load(instance)
+    shortest = min(inst.horizon.period_days())
+    too_big = [k for k in ks if k > shortest]
+    if too_big:
+        _fail(f"--days: {too_big[0]} is more than the {shortest} days of the shortest period", 2)
+    table = api_compare(inst, ks, mip_gap=mip_gap, time_limit=time_limit, threads=threads)
+    target = out_csv or Path("runs") / f"{inst.name}-resolution.csv"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    table.to_csv(tmp, index=False)
+    os.replace(tmp, target)
+    view = Table(title=f"{inst.name}: representative days against hourly")
+    for col in ("resolution", "steps", "NPV", "rel. error", "plan diff", "solve s", "total s"):
+        view.add_column(col, justify="left" if col == "resolution" else "right")
+    for r in table.itertuples():
+        view.add_row(r.resolution, f"{r.steps:,}",
+                     _usd(r.npv_usd) if r.npv_usd is not None else r.status,
+                     f"{r.npv_rel_error:.3%}", f"{r.max_plan_diff_units:g}",
+                     f"{r.solve_s:.1f}", f"{r.total_s:.1f}")
+    out.print(view)
+    out.print(f"written: {target}", highlight=False)
+
+
 class _nullcontext:
     def __enter__(self):
         return self

@@ -34,9 +34,8 @@ def features_of(instance) -> Features:
     from .model.data import hourly_values
 
     hours = instance.series.index
-    starts = instance.horizon.period_starts()
-    bounds = np.searchsorted(hours.asi8, [s.value for s in starts])
-    hour_period = np.repeat(np.arange(len(starts) - 1), np.diff(bounds))
+    starts = pd.DatetimeIndex(instance.horizon.period_starts())
+    hour_period = starts.searchsorted(hours, side="right") - 1
     series = instance.series
     cols: dict[str, np.ndarray] = {}
 

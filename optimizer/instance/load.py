@@ -23,6 +23,7 @@ from yaml.constructor import ConstructorError
 
 from .schema import (
     HOURLY_MESSAGE,
+    MAX_INT,
     MISSING,
     PER_PERIOD_MESSAGE,
     SLUG_PATTERN,
@@ -206,14 +207,18 @@ def _read_yaml(path: Path, file_label: str) -> Any:
     except InstanceError:
         raise
     except (OSError, ValueError) as e:
-        raise fail(f"cannot read the file: {getattr(e, 'strerror', None) or e}", str(path)) from None
+        raise fail(
+            f"cannot read the file: {getattr(e, 'strerror', None) or e}", str(path)
+        ) from None
     if len(raw) > MAX_YAML_BYTES:
         raise fail(f"file is larger than {MAX_YAML_BYTES // 2**20} MB", str(path))
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
-        raise fail(f"not UTF-8 text: byte {raw[e.start]:#04x} on line {line}", raw[e.start : e.start + 8]) from None
+        raise fail(
+            f"not UTF-8 text: byte {raw[e.start]:#04x} on line {line}", raw[e.start : e.start + 8]
+        ) from None
     return parse_yaml_text(text, file_label)
 
 
@@ -293,6 +298,8 @@ def _kind_at(loc: Loc) -> ValueKind | None:
 
 
 def _g(bound: object) -> str:
+    if _is_int(bound):
+        return str(bound)
     return f"{bound:g}" if _is_real(bound) else str(bound)
 
 
@@ -349,7 +356,9 @@ def _message(err: dict, owner: type[BaseModel] | None, key: object) -> str:
     return str(err.get("msg", t))
 
 
-def problems_from_validation(e: ValidationError, file_label: str, prefix: Loc = ()) -> list[Problem]:
+def problems_from_validation(
+    e: ValidationError, file_label: str, prefix: Loc = ()
+) -> list[Problem]:
     out: list[Problem] = []
     for err in e.errors(include_url=False):
         loc = prefix + tuple(err["loc"])
@@ -433,7 +442,11 @@ class _Checker:
             if not isinstance(value, str):
                 continue
             if value in first:
-                self.add(path + (key,), f"duplicate {what} {value!r} (first at {format_path(first[value] + (key,))})", value)
+                self.add(
+                    path + (key,),
+                    f"duplicate {what} {value!r} (first at {format_path(first[value] + (key,))})",
+                    value,
+                )
             else:
                 first[value] = path
 
@@ -461,12 +474,19 @@ class _Checker:
             self.unique([((key, i), x.get("id")) for i, x in _entries(d, key)], what)
         for i, site in _entries(d, "sites"):
             sp = ("sites", i)
-            self.unique([(sp + ("fleet", j), f.get("id")) for j, f in _entries(site, "fleet")], "fleet id")
+            self.unique(
+                [(sp + ("fleet", j), f.get("id")) for j, f in _entries(site, "fleet")], "fleet id"
+            )
             ups = []
             grid = site.get("grid")
             cooling = site.get("cooling")
-            ups += [(sp + ("grid", "upgrades", j), u.get("id")) for j, u in _entries(grid, "upgrades")]
-            ups += [(sp + ("cooling", "upgrades", j), u.get("id")) for j, u in _entries(cooling, "upgrades")]
+            ups += [
+                (sp + ("grid", "upgrades", j), u.get("id")) for j, u in _entries(grid, "upgrades")
+            ]
+            ups += [
+                (sp + ("cooling", "upgrades", j), u.get("id"))
+                for j, u in _entries(cooling, "upgrades")
+            ]
             self.unique(ups, "upgrade id (grid and cooling upgrades of a site share ids)")
             self.unique(
                 [(sp + ("gpus", j), g.get("product")) for j, g in _entries(site, "gpus")],
@@ -480,7 +500,11 @@ class _Checker:
             for i, x in _entries(d, key):
                 ref = x.get("site")
                 if sites is not None and isinstance(ref, str) and ref not in sites:
-                    self.add((key, i, "site"), f"unknown site {ref!r} (sites: {', '.join(sorted(sites))})", ref)
+                    self.add(
+                        (key, i, "site"),
+                        f"unknown site {ref!r} (sites: {', '.join(sorted(sites))})",
+                        ref,
+                    )
                 end = x.get("end_period")
                 if self.P is not None and _is_int(end) and end > self.P:
                     self.add(
@@ -494,7 +518,9 @@ class _Checker:
         for path, ref in refs:
             if products is not None and isinstance(ref, str) and ref not in products:
                 known = ", ".join(sorted(products)) or "none defined"
-                self.add(path + ("product",), f"unknown GPU product {ref!r} (gpu_products: {known})", ref)
+                self.add(
+                    path + ("product",), f"unknown GPU product {ref!r} (gpu_products: {known})", ref
+                )
 
         for path, kind, value in _walk_values(Instance, d, ()):
             if isinstance(value, list):
@@ -512,8 +538,14 @@ class _Checker:
         for i, x in _entries(d, "ppas"):
             col = x.get("profile_column")
             if isinstance(col, str) and col:
-                self.column(("ppas", i, "profile_column"), col, ("ppas", i, "profile_column"),
-                            ValueKind("hourly", ge=0, le=1), 1.0, what="capacity factors")
+                self.column(
+                    ("ppas", i, "profile_column"),
+                    col,
+                    ("ppas", i, "profile_column"),
+                    ValueKind("hourly", ge=0, le=1),
+                    1.0,
+                    what="capacity factors",
+                )
         for i, site in _entries(d, "sites"):
             grid = site.get("grid")
             cp = grid.get("coincident_peak") if isinstance(grid, dict) else None
@@ -528,7 +560,11 @@ class _Checker:
     def exists(self, ref_path: Loc, col: str) -> bool:
         s = self.series
         if not s.declared:
-            self.add(ref_path, f"uses series column {col!r} but the instance has no `series: {{file: ...}}`", col)
+            self.add(
+                ref_path,
+                f"uses series column {col!r} but the instance has no `series: {{file: ...}}`",
+                col,
+            )
             return False
         if s.columns is None:
             return False  # the series file itself failed; already reported
@@ -539,7 +575,9 @@ class _Checker:
             known = ", ".join(s.columns) or "none"
             close = difflib.get_close_matches(col, s.columns, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            self.add(ref_path, f"unknown series column {col!r}{hint} (columns of {s.ref}: {known})", col)
+            self.add(
+                ref_path, f"unknown series column {col!r}{hint} (columns of {s.ref}: {known})", col
+            )
             return False
         return True
 
@@ -549,11 +587,25 @@ class _Checker:
         if not self.exists(ref_path, col):
             return
         frame = self.series.frame
-        if frame is None or col not in frame or not _is_real(scale) or not math.isfinite(float(scale)):
+        if (
+            frame is None
+            or col not in frame
+            or not _is_real(scale)
+            or not math.isfinite(float(scale))
+        ):
             return
-        if not any(b is not None for b in (kind.gt, kind.ge, kind.lt, kind.le)):
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = frame[col].to_numpy(dtype=float) * float(scale)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            self.add(
+                path,
+                f"column {col!r} times scale {float(scale):g} overflows (not finite) at "
+                f"{frame.index[i].strftime('%Y-%m-%dT%H:%M:%SZ')}",
+                float(values[i]),
+            )
             return
-        values = frame[col].to_numpy(dtype=float) * float(scale)
         bad = kind.violated(values)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
@@ -604,7 +656,7 @@ def _try_model(cls: type[BaseModel], raw: Any) -> Any:
 def _raw_periods(raw: Any) -> int | None:
     """horizon.periods when it is usable although the horizon as a whole is not."""
     p = raw.get("periods") if isinstance(raw, dict) else None
-    return p if _is_int(p) and p >= 1 else None
+    return p if _is_int(p) and 1 <= p <= MAX_INT else None
 
 
 def _validate(data: Any, base_dir: Path, file_label: str, source_path: Path | None) -> Instance:

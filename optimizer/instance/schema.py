@@ -16,6 +16,7 @@ rules (unique ids, references, list lengths, series columns) live in
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import numbers
 import reprlib
 from dataclasses import dataclass
@@ -71,20 +72,13 @@ __all__ = [
 
 
 class _Missing:
-    """Value of a Problem about a key that is absent."""
-
-    _instance: _Missing | None = None
-
-    def __new__(cls) -> _Missing:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
+    """Value of a Problem about a key that is absent (the single instance is MISSING)."""
 
     def __repr__(self) -> str:
         return "<missing>"
 
-    def __reduce__(self):
-        return (_Missing, ())
+    def __reduce__(self) -> str:
+        return "MISSING"
 
 
 MISSING = _Missing()
@@ -135,7 +129,9 @@ def rule_error(problems: list[tuple[tuple[str | int, ...], str, object]]) -> Pyd
     the model's own path (pydantic would otherwise report the whole object).
     """
     summary = "; ".join(f"{'.'.join(map(str, sub))}: {msg}" for sub, msg, _ in problems)
-    return PydanticCustomError("instance_rule", "{summary}", {"summary": summary, "problems": problems})
+    return PydanticCustomError(
+        "instance_rule", "{summary}", {"summary": summary, "problems": problems}
+    )
 
 
 # --------------------------------------------------------------------------- value kinds
@@ -143,13 +139,13 @@ def rule_error(problems: list[tuple[tuple[str | int, ...], str, object]]) -> Pyd
 
 def _number_guard(value: Any) -> Any:
     # pydantic's lax float/int would take True -> 1.0 and "3" -> 3.0: refuse both.
-    if isinstance(value, bool) or isinstance(value, (str, bytes, bytearray)):
+    if isinstance(value, (bool, str, bytes, bytearray)):
         raise PydanticCustomError("number_type", "expected a number")
     return value
 
 
 def _int_guard(value: Any) -> Any:
-    if isinstance(value, bool) or isinstance(value, (str, bytes, bytearray)):
+    if isinstance(value, (bool, str, bytes, bytearray)):
         raise PydanticCustomError("int_type", "expected a whole number")
     return value
 
@@ -159,8 +155,12 @@ def num(**bounds: float) -> Any:
     return Annotated[float, Field(**bounds), BeforeValidator(_number_guard)]
 
 
+MAX_INT = 2**53  # every count must be exactly representable as a float
+
+
 def integer(**bounds: int) -> Any:
-    """An int (a float with no fractional part such as 2.0e4 is accepted)."""
+    """An int (a float with no fractional part such as 2.0e4 is accepted), at most 2**53."""
+    bounds.setdefault("le", MAX_INT)
     return Annotated[int, Field(**bounds), BeforeValidator(_int_guard)]
 
 
@@ -279,16 +279,20 @@ def _parse_start(value: Any) -> Any:
     if isinstance(value, str):
         text = value.strip()
         try:
-            return dt.date.fromisoformat(text) if len(text) == 10 else _parse_start(
-                dt.datetime.fromisoformat(text)
+            parsed = (
+                dt.date.fromisoformat(text) if len(text) == 10 else dt.datetime.fromisoformat(text)
             )
         except ValueError:
             raise PydanticCustomError(
                 "horizon_start", "expected a date such as 2027-01-01 (UTC midnight)"
             ) from None
+        return _parse_start(parsed)
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+            try:
+                value = value.astimezone(dt.UTC).replace(tzinfo=None)
+            except (OverflowError, ValueError):
+                raise PydanticCustomError("horizon_start", "date out of range") from None
         if value.time() != dt.time(0, 0):
             raise PydanticCustomError("horizon_start", "must be at UTC midnight (00:00:00Z)")
         return value.date()
@@ -329,17 +333,23 @@ class Horizon(_Model):
     def period_days(self) -> list[int]:
         """Calendar days in each period."""
         starts = self.period_starts()
-        return [int((b - a) / pd.Timedelta(days=1)) for a, b in zip(starts[:-1], starts[1:])]
+        return [int((b - a) / pd.Timedelta(days=1)) for a, b in itertools.pairwise(starts)]
 
     @model_validator(mode="after")
     def _calendar(self) -> Horizon:
         problems: list[tuple[tuple[str | int, ...], str, object]] = []
         s = self.start
         if self.period == "month" and s.day != 1:
-            problems.append((("start",), "a monthly horizon must start on the 1st of a month", s.isoformat()))
+            problems.append(
+                (("start",), "a monthly horizon must start on the 1st of a month", s.isoformat())
+            )
         elif self.period == "quarter" and (s.day != 1 or s.month not in (1, 4, 7, 10)):
             problems.append(
-                (("start",), "a quarterly horizon must start on Jan 1, Apr 1, Jul 1 or Oct 1", s.isoformat())
+                (
+                    ("start",),
+                    "a quarterly horizon must start on Jan 1, Apr 1, Jul 1 or Oct 1",
+                    s.isoformat(),
+                )
             )
         elif self.period == "year" and (s.day, s.month) != (1, 1):
             problems.append((("start",), "a yearly horizon must start on Jan 1", s.isoformat()))
@@ -349,8 +359,11 @@ class Horizon(_Model):
         end_year = s.year + months // 12
         if end_year > LATEST_END.year or (end_year == LATEST_END.year and months % 12 > 0):
             problems.append(
-                (("periods",), f"the horizon would end after {LATEST_END}; use fewer periods",
-                 self.periods)
+                (
+                    ("periods",),
+                    f"the horizon would end after {LATEST_END}; use fewer periods",
+                    self.periods,
+                )
             )
         if not problems and self.resolution.mode == "representative":
             shortest = min(self.period_days())
@@ -589,8 +602,10 @@ class Ppa(_Model):
                 problems.append(
                     (
                         ("take_or_pay",),
-                        "a virtual PPA (contract for differences) takes no energy: "
-                        "take_or_pay must be false or absent",
+                        (
+                            "a virtual PPA (contract for differences) takes no energy: "
+                            "take_or_pay must be false or absent"
+                        ),
                         True,
                     )
                 )
@@ -598,8 +613,10 @@ class Ppa(_Model):
                 problems.append(
                     (
                         ("min_take_fraction",),
-                        "a virtual PPA (contract for differences) takes no energy: "
-                        "min_take_fraction must be 0",
+                        (
+                            "a virtual PPA (contract for differences) takes no energy: "
+                            "min_take_fraction must be 0"
+                        ),
                         self.min_take_fraction,
                     )
                 )
@@ -627,7 +644,7 @@ class Instance(_Model):
     model_config = ConfigDict(
         extra="forbid",
         allow_inf_nan=False,
-        validate_by_name=True,
+        validate_by_name=False,  # only the YAML key `series`, never `series_ref`
         validate_by_alias=True,
         serialize_by_alias=True,
         title="Hashpivot instance",

@@ -108,7 +108,11 @@ def read_series(
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
-        problem(ref, f"not UTF-8 text: byte {raw[e.start]:#04x} on line {line}", raw[e.start : e.start + 8])
+        problem(
+            ref,
+            f"not UTF-8 text: byte {raw[e.start]:#04x} on line {line}",
+            raw[e.start : e.start + 8],
+        )
         return res
     if not text.strip():
         problem(ref, "the series file is empty (expected a header with a 'timestamp' column)", "")
@@ -136,7 +140,11 @@ def read_series(
             problem(f"{ref} header", f"column {i + 1} has no name", name)
             header_ok = False
         elif name in seen:
-            problem(f"{ref} header", f"column name {name!r} appears twice (columns {seen[name] + 1} and {i + 1})", name)
+            problem(
+                f"{ref} header",
+                f"column name {name!r} appears twice (columns {seen[name] + 1} and {i + 1})",
+                name,
+            )
             header_ok = False
         else:
             seen[name] = i
@@ -201,7 +209,11 @@ def read_series(
     ts_ok = True
     if off_hour.any():
         i = _first(off_hour)
-        problem(where, f"line {lines[i]}: timestamp is not on the hour (series are hourly)", tcol.iloc[i])
+        problem(
+            where,
+            f"line {lines[i]}: timestamp is not on the hour (series are hourly)",
+            tcol.iloc[i],
+        )
         ts_ok = False
     if len(idx) > 1:
         step = (idx[1:] - idx[:-1]) / pd.Timedelta(hours=1)
@@ -215,7 +227,9 @@ def read_series(
             if mask.any():
                 i = _first(mask)
                 if text_ == "gap in the hourly series":
-                    detail = f"no rows between {tcol.iloc[i]} (line {lines[i]}) and {tcol.iloc[i + 1]}"
+                    detail = (
+                        f"no rows between {tcol.iloc[i]} (line {lines[i]}) and {tcol.iloc[i + 1]}"
+                    )
                 else:
                     detail = f"{tcol.iloc[i + 1]} after {tcol.iloc[i]}"
                 problem(
@@ -260,7 +274,11 @@ def read_series(
         nanword = lower.isin(_NAN_WORDS).to_numpy()
         nonnum = np.isnan(numbers) & ~blank & ~nanword
         nonfinite = (~np.isfinite(numbers) & ~np.isnan(numbers)) | nanword
-        for mask, what in ((blank, "blank cell"), (nonnum, "non-numeric cell"), (nonfinite, "non-finite cell")):
+        for mask, what in (
+            (blank, "blank cell"),
+            (nonnum, "non-numeric cell"),
+            (nonfinite, "non-finite cell"),
+        ):
             if mask.any():
                 i = _first(mask)
                 problem(
