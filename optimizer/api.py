@@ -22,7 +22,9 @@ from .model.build import BuiltModel, build_model
 from .model.data import prepare
 from .results.tables import capex_table, cashflow_tables, dispatch_table, kpis
 from .results.writer import instance_files, to_json, write_run_folder
-from .solve import SolveOptions, SolveOutcome, highs_version, solve_model
+from .results.infeasibility import ELASTIC_GROUPS, explain, infeasibility_table
+from .results.marginals import marginal_table
+from .solve import SolveOptions, SolveOutcome, close_log, highs_version, solve_model
 from .timegrid import TimeGrid, build_time_grid
 
 __all__ = ["load_instance", "solve", "Result", "build", "Instance"]
@@ -47,6 +49,10 @@ class Result:
     solver_log: str = ""
     highs_run_time_s: float | None = None
     message: str = ""
+    marginals: pd.DataFrame | None = None
+    infeasibility: pd.DataFrame | None = None
+    explanation: list[str] = field(default_factory=list)
+    followup_log: str = ""  # HiGHS's log of the fixed-integer LP / elastic re-solve
     built: BuiltModel | None = field(default=None, repr=False)
 
     @property
@@ -78,6 +84,9 @@ class Result:
             "solver": {"name": "highs", "version": highs_version(),
                        "options": self.solver_options},
             "kpis": self.kpis,
+            "marginals": (self.marginals.to_dict(orient="records")
+                          if self.marginals is not None else None),
+            "infeasibility": self.explanation or None,
             "message": self.message,
         }
 
@@ -89,7 +98,13 @@ class Result:
         if self.has_solution:
             frames = {"capex.csv": self.capex, "cashflows.csv": self.cashflows,
                       "dispatch.parquet": self.dispatch}
+        if self.marginals is not None:
+            frames["marginals.csv"] = self.marginals
+        if self.infeasibility is not None:
+            frames["infeasibility.csv"] = self.infeasibility
         written = {**files, "solver.log": self.solver_log}
+        if self.followup_log:
+            written["solver-followup.log"] = self.followup_log
         # the write time is measured up to here; the summary records it
         self.timings_s["write"] = time.perf_counter() - t0
         written["summary.json"] = to_json(self.summary(files))
@@ -117,7 +132,7 @@ def build(instance: Instance, *, resolution: str | None = None,
 def solve(instance: Instance, *, mip_gap: float = 1e-4, time_limit: float | None = None,
           threads: int | None = None, resolution: str | None = None,
           representative_days: int | None = None, verbose: bool = False,
-          route: str = "stdform", keep_model: bool = False,
+          route: str = "stdform", keep_model: bool = False, marginals_wanted: bool = True,
           load_time_s: float = 0.0) -> Result:
     """Build and solve an instance; the result holds the tables as DataFrames."""
     timings = {"load": load_time_s}
@@ -129,8 +144,29 @@ def solve(instance: Instance, *, mip_gap: float = 1e-4, time_limit: float | None
         options = SolveOptions(mip_gap=mip_gap, time_limit=time_limit, threads=threads,
                                verbose=verbose, log_path=log, route=route)
         outcome: SolveOutcome = solve_model(built.model, options)
+        timings.update(outcome.timings_s)
+        marginals = infeasible = None
+        explanation: list[str] = []
+        session = outcome.session
+        if session is not None and outcome.has_solution and marginals_wanted:
+            t = time.perf_counter()
+            dual = session.fixed_integer_duals()
+            if dual is not None:
+                marginals = marginal_table(session.row_names(), dual, built.data)
+            timings["marginals"] = time.perf_counter() - t
+        elif session is not None and outcome.status == "infeasible":
+            t = time.perf_counter()
+            elastic = session.elastic_slacks(set(ELASTIC_GROUPS))
+            if elastic is not None:
+                _, below, above = elastic
+                infeasible = infeasibility_table(session.row_names(), below + above,
+                                                 built.data)
+                explanation = explain(infeasible)
+            timings["explain"] = time.perf_counter() - t
+        close_log(outcome)
         solver_log = log.read_text(errors="replace") if log.exists() else ""
-    timings.update(outcome.timings_s)
+        followup = log.with_name("solver-followup.log")
+        followup_log = followup.read_text(errors="replace") if followup.exists() else ""
     t1 = time.perf_counter()
     capex = dispatch = cash = None
     kpi: dict = {}
@@ -148,6 +184,8 @@ def solve(instance: Instance, *, mip_gap: float = 1e-4, time_limit: float | None
         capex=capex, dispatch=dispatch, cashflows=cash, kpis=kpi, timings_s=timings,
         solver_options=options.highs_options(), solver_log=solver_log,
         highs_run_time_s=outcome.highs_run_time_s, message=outcome.message,
+        marginals=marginals, infeasibility=infeasible, explanation=explanation,
+        followup_log=followup_log,
         built=built if keep_model else None,
     )
 

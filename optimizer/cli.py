@@ -20,7 +20,7 @@ from rich.table import Table
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Hashpivot: plan a Bitcoin miner's pivot to AI compute (Pyomo + HiGHS).")
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _fail(message: str, code: int) -> None:
@@ -93,6 +93,8 @@ def solve(
         _fail(f"error: {type(exc).__name__}: {exc}", 1)
     _print_summary(result, written)
     if result.exit_code:
+        for line in result.explanation:
+            err.print(line, markup=False, highlight=False)
         reason = {3: "the model is infeasible or unbounded",
                   4: "a limit was hit before any feasible solution was found"}.get(
             result.exit_code, f"the solver ended with status {result.status}")

@@ -54,6 +54,7 @@ class SolveOutcome:
     timings_s: dict = field(default_factory=dict)
     highs_run_time_s: float | None = None
     message: str = ""
+    session: "StdformSession | None" = None  # for duals and the elastic re-solve
 
 
 def highs_version() -> str:
@@ -152,18 +153,113 @@ def _solve_stdform(model: pyo.ConcreteModel, options: SolveOptions) -> SolveOutc
     info = h.getInfo()
     out = SolveOutcome(status, has_solution,
                        timings_s={"translate": t1 - t0, "solve": t2 - t1})
+    # the HiGHS run time printed at the end of the log is that of this first run; later
+    # runs (duals, elastic) append to the same log
+    out.highs_run_time_s = float(h.getRunTime())
+    session = StdformSession(h, form, integer, row_lo, row_hi, followup_log=(
+        options.log_path.with_name("solver-followup.log") if options.log_path else None))
+    out.session = session
     if has_solution:
         x = np.asarray(h.getSolution().col_value)
         x = np.where(integer, np.round(x), x)  # snap integers: the tables report units
+        session.x = x
         for v, val in zip(columns, x.tolist()):
             v.set_value(val, skip_validation=True)
         out.objective = float(info.objective_function_value)
         out.best_bound = float(info.mip_dual_bound) if integer.any() else out.objective
         out.mip_gap = float(info.mip_gap) if integer.any() else 0.0
     _zero_unreferenced(model)
-    h.setOptionValue("log_file", "")  # close the log so it can be read and moved
-    out.highs_run_time_s = highs_run_time(options.log_path)
     return out
+
+
+@dataclass
+class StdformSession:
+    """The HiGHS object and the row/column maps of a solved standard form, kept for the
+    follow-up solves (fixed-integer LP for duals, elastic LP for infeasibility)."""
+
+    h: highspy.Highs
+    form: object
+    integer: np.ndarray
+    row_lo: np.ndarray
+    row_hi: np.ndarray
+    x: np.ndarray | None = None
+    followup_log: Path | None = None
+
+    def _followup(self) -> None:
+        """Send the logs of follow-up solves to their own file, so that solver.log
+        ends with the main solve's report (its run time is the one users compare)."""
+        self.h.setOptionValue("log_file", str(self.followup_log) if self.followup_log else "")
+        self.h.setOptionValue("output_flag", self.followup_log is not None)
+
+    def row_names(self) -> list[tuple[str, tuple]]:
+        """(group, index) of every row."""
+        out = []
+        for con, _ in self.form.rows:
+            idx = con.index()
+            out.append((con.parent_component().local_name,
+                        idx if isinstance(idx, tuple) else (idx,)))
+        return out
+
+    def fixed_integer_duals(self) -> np.ndarray | None:
+        """Row duals of the LP with every integer column fixed at the incumbent, as
+        d NPV / d (row bound): positive when relaxing the row would raise the NPV."""
+        h, idx = self.h, np.flatnonzero(self.integer)
+        if self.x is None:
+            return None
+        self._followup()
+        if len(idx):
+            cont = np.zeros(len(idx), np.uint8)  # HighsVarType.kContinuous
+            h.changeColsIntegrality(len(idx), idx.astype(np.int32), cont)
+            h.changeColsBounds(len(idx), idx.astype(np.int32), self.x[idx], self.x[idx])
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        dual = np.asarray(h.getSolution().row_dual, float)
+        # HiGHS reports duals of the objective in its own sense; for a maximisation,
+        # d obj / d rhs is the reported dual as is (checked against finite differences
+        # in tests/test_marginals.py)
+        return dual
+
+    def elastic_slacks(self, groups: set[str]) -> tuple[str, np.ndarray, np.ndarray] | None:
+        """Minimise the violation of the rows of ``groups``: returns (status, slack
+        below the lower bound, slack above the upper bound) per row."""
+        h = self.h
+        self._followup()
+        names = self.row_names()
+        rows = np.array([i for i, (g, _) in enumerate(names) if g in groups], dtype=np.int32)
+        n_col = h.getNumCol()
+        # the feasibility question ignores the NPV
+        h.changeColsCost(n_col, np.arange(n_col, dtype=np.int32), np.zeros(n_col))
+        h.changeObjectiveOffset(0.0)
+        h.changeObjectiveSense(highspy.ObjSense.kMinimize)
+        # one slack column per side of every elastic row: +1 lifts the row activity above
+        # its lower bound, -1 pulls it below its upper bound
+        lo = self.row_lo[rows]
+        hi = self.row_hi[rows]
+        for sign, finite in ((1.0, np.isfinite(lo)), (-1.0, np.isfinite(hi))):
+            sel = rows[finite]
+            m = len(sel)
+            if not m:
+                continue
+            h.addCols(m, np.ones(m), np.zeros(m), np.full(m, math.inf), m,
+                      np.arange(m, dtype=np.int32), sel, np.full(m, sign))
+        h.run()
+        status, _ = _status_from_highs(h)
+        if status != "optimal":
+            return None
+        x = np.asarray(h.getSolution().col_value)[n_col:]
+        below = np.zeros(len(names))
+        above = np.zeros(len(names))
+        n_lo = int(np.isfinite(lo).sum())
+        below[rows[np.isfinite(lo)]] = x[:n_lo]
+        above[rows[np.isfinite(hi)]] = x[n_lo:n_lo + int(np.isfinite(hi).sum())]
+        return status, below, above
+
+
+def close_log(outcome: SolveOutcome) -> None:
+    """Close HiGHS's log file so that it can be read and moved."""
+    if outcome.session is not None:
+        outcome.session.h.setOptionValue("log_file", "")
 
 
 def _new_highs(options: SolveOptions) -> highspy.Highs:

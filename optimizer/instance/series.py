@@ -8,6 +8,7 @@ rows inside the horizon, the other rows being ignored.
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 import re
@@ -117,22 +118,13 @@ def read_series(
     if not text.strip():
         problem(ref, "the series file is empty (expected a header with a 'timestamp' column)", "")
         return res
+    # ---- header (parsed on its own: pandas would rename duplicate names)
     try:
-        table = pd.read_csv(
-            io.StringIO(text),
-            header=None,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=False,
-            engine="c",
-        )
-    except Exception as e:  # noqa: BLE001 - pandas raises several types for malformed CSV
-        problem(ref, f"not a readable CSV: {str(e).strip()}", None)
+        first = next(csv.reader(io.StringIO(text)), [])
+    except csv.Error as e:
+        problem(f"{ref} header", f"not a readable CSV header: {e}", None)
         return res
-
-    # ---- header
-    header = ["" if isinstance(h, float) else str(h).strip() for h in table.iloc[0].tolist()]
+    header = [h.strip() for h in first]
     header_ok = True
     seen: dict[str, int] = {}
     for i, name in enumerate(header):
@@ -150,23 +142,57 @@ def read_series(
             seen[name] = i
     res.columns = [h for h in dict.fromkeys(header) if h and h != TIMESTAMP]
     if TIMESTAMP not in seen:
-        problem(f"{ref} header", f"no {TIMESTAMP!r} column (columns: {', '.join(header)})", header)
+        hint = ""
+        if len(header) == 1 and any(sep in header[0] for sep in (";", "\t", "|")):
+            hint = "; the file must be comma-separated"
+        problem(
+            f"{ref} header",
+            f"no {TIMESTAMP!r} column (columns: {', '.join(header)}){hint}",
+            header,
+        )
         return res
+    ts_pos = seen[TIMESTAMP]
 
-    body = table.iloc[1:]
-    body.columns = range(body.shape[1])
-    body = body.fillna("")
-    cells = body.apply(lambda c: c.str.strip())
-    blank_row = (cells == "").all(axis=1).to_numpy()
-    cells = cells[~blank_row]
-    lines = cells.index.to_numpy() + 1  # file line of each row (header is line 1)
-    if len(cells) == 0:
+    # ---- body: numbers parsed by the C parser when every cell is numeric (fast path),
+    # else every cell as text (the slow path, which names each bad cell).
+    numeric: pd.DataFrame | None = None
+    cells: pd.DataFrame | None = None
+    try:
+        numeric = _read_body(text, len(header), ts_pos, as_text=False)
+    except Exception:  # noqa: BLE001 - the text read below reports the problem
+        numeric = None
+    if numeric is not None and not all(
+        numeric[j].dtype.kind in "iuf" for j in range(len(header)) if j != ts_pos
+    ):
+        numeric = None
+    if numeric is None:
+        try:
+            cells = _read_body(text, len(header), ts_pos, as_text=True)
+        except Exception as e:  # noqa: BLE001 - pandas raises several types for malformed CSV
+            problem(ref, f"not a readable CSV: {str(e).strip()}", None)
+            return res
+        if cells is None:
+            problem(
+                ref,
+                "not a readable CSV: the data rows do not have one field per header column",
+                None,
+            )
+            return res
+        body = cells
+        blank_row = (cells == "").all(axis=1).to_numpy()
+    else:
+        body = numeric
+        tstrip = numeric[ts_pos].fillna("").astype(str).str.strip()
+        blank_row = (tstrip == "").to_numpy() if len(header) == 1 else np.zeros(len(body), bool)
+    body = body[~blank_row]
+    lines = body.index.to_numpy() + 2  # file line of each row (header is line 1)
+    if len(body) == 0:
         problem(f"{ref} column {TIMESTAMP!r}", "the series file has no data rows", None)
         return res
 
     # ---- timestamps (whole file)
     where = f"{ref} column {TIMESTAMP!r}"
-    tcol = cells[seen[TIMESTAMP]]
+    tcol = body[ts_pos].fillna("").astype(str).str.strip()
     match = tcol.str.fullmatch(_ISO.pattern).to_numpy(dtype=bool)
     if not match.all():
         i = _first(~match)
@@ -253,25 +279,34 @@ def read_series(
         )
         return res
     inside = np.asarray((idx >= hours[0]) & (idx <= hours[-1]), dtype=bool)
-    rows = cells[inside]
     rlines = lines[inside]
     rstamps = idx[inside]
-    if len(rows) != len(hours):  # pragma: no cover - implied by the checks above
-        problem(where, "the horizon hours are not covered exactly once", len(rows))
+    if len(rlines) != len(hours):  # pragma: no cover - implied by the checks above
+        problem(where, "the horizon hours are not covered exactly once", len(rlines))
         return res
 
     # ---- values (horizon rows only)
-    data: dict[str, np.ndarray] = {}
+    names = [(name, pos) for name, pos in seen.items() if name != TIMESTAMP]
+    if numeric is not None:
+        rows = body[inside]
+        data = {name: rows[pos].to_numpy(dtype="float64") for name, pos in names}
+        if all(np.isfinite(v).all() for v in data.values()):
+            res.frame = _frame(data, hours)
+            res.complete = header_ok
+            return res
+        # some cell is not finite: read the cells as text to name it exactly
+        cells = _read_body(text, len(header), ts_pos, as_text=True)
+        assert cells is not None
+    assert cells is not None
+    rows = cells.loc[rlines - 2]
+    data = {}
     values_ok = True
-    for name, pos in seen.items():
-        if name == TIMESTAMP:
-            continue
+    for name, pos in names:
         col = rows[pos]
         colwhere = f"{ref} column {name!r}"
         blank = (col == "").to_numpy()
         numbers = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        lower = col.str.lower()
-        nanword = lower.isin(_NAN_WORDS).to_numpy()
+        nanword = col.str.lower().isin(_NAN_WORDS).to_numpy()
         nonnum = np.isnan(numbers) & ~blank & ~nanword
         nonfinite = (~np.isfinite(numbers) & ~np.isnan(numbers)) | nanword
         for mask, what in (
@@ -288,13 +323,54 @@ def read_series(
                     col.iloc[i],
                 )
                 values_ok = False
-        if blank.any() or nonnum.any() or nonfinite.any():
-            continue
-        data[name] = numbers
+        if not (blank.any() or nonnum.any() or nonfinite.any()):
+            data[name] = numbers
     # The frame holds every column whose cells are all valid (all of them when
     # there is no problem): the loader range-checks those even when others fail.
-    frame = pd.DataFrame(data, index=hours.copy(), dtype="float64")
-    frame.index.name = TIMESTAMP
-    res.frame = frame
+    res.frame = _frame(data, hours)
     res.complete = values_ok and header_ok
     return res
+
+
+def _frame(data: dict[str, np.ndarray], hours: pd.DatetimeIndex) -> pd.DataFrame:
+    frame = pd.DataFrame(data, index=hours.copy(), dtype="float64")
+    frame.index.name = TIMESTAMP
+    return frame
+
+
+def _read_body(text: str, n_fields: int, ts_pos: int, as_text: bool) -> pd.DataFrame | None:
+    """The data rows, columns numbered 0.. and row k on file line k + 2.
+
+    as_text: every cell a stripped string ("" when blank or missing); else numbers
+    where the C parser reads them. None when the rows do not have n_fields fields.
+    """
+    if as_text:
+        # the header row is read too, so that it fixes the number of fields
+        table = pd.read_csv(
+            io.StringIO(text),
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            engine="c",
+        )
+        table = table.iloc[1:]
+        table.index = table.index - 1
+    else:
+        table = pd.read_csv(
+            io.StringIO(text),
+            header=None,
+            skiprows=1,
+            dtype={ts_pos: str},
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            engine="c",
+        )
+    if table.shape[1] != n_fields:
+        return None
+    table.columns = range(n_fields)
+    if as_text:
+        table = table.fillna("").apply(lambda c: c.astype(str).str.strip())
+    return table

@@ -185,6 +185,8 @@ def dispatch_table(built: BuiltModel, hourly_cash: dict) -> tuple[pd.DataFrame, 
                 col[f"out_{c.id}"] = _values([m.out[c.id, t] for t in T])
         col["anc_mw"] = (_values([m.anc[s, t] for t in T]) if sd.anc_price is not None
                          else np.zeros(n))
+        col["peak_mw"] = (_period_values(m.peak, (s,), P)[sp] if (s, 0) in m.peak
+                          else np.zeros(n))
         col["mining_it_mw"] = mine_it
         col["gpu_it_mw"] = gpu_it
         col["lease_it_mw"] = lease_it

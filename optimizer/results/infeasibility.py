@@ -1,0 +1,99 @@
+"""Why an instance has no plan: the elastic re-solve, in sentences and a table.
+
+Every row of the hard groups below that data can violate gets a non-negative slack
+on each finite side; the elastic model minimises the total slack (integer decisions
+kept). The rows that still need slack at the optimum are where the instance asks for
+more than it can have. Slacks are in the row's own unit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+ELASTIC_GROUPS = ("power_balance", "import_limit", "cooling", "gpu_available", "ai_hall",
+                  "mining_hall", "ppa_volume", "export_limit", "ppa_min_take", "capex_budget")
+UNITS = {"power_balance": "MW", "import_limit": "MW", "cooling": "MW",
+         "gpu_available": "GPU units", "ai_hall": "MW", "mining_hall": "MW", "ppa_volume": "MW",
+         "export_limit": "MW", "ppa_min_take": "MWh", "capex_budget": "USD"}
+HOURLY = {"power_balance", "import_limit", "cooling", "gpu_available", "ppa_volume",
+          "export_limit"}
+COLUMNS = ["group", "site", "item", "period", "period_start", "hours", "max_slack",
+           "total_slack", "unit", "first_timestamp"]
+TOLERANCE = 1e-6
+
+
+def _locate(group: str, idx: tuple, data) -> tuple[str, str, int | None, int | None]:
+    """(site, item, period, step) of a row."""
+    period = data.grid.step_period
+    if group == "capex_budget":
+        return "", "", idx[0], None
+    if group in ("ai_hall", "mining_hall"):
+        return idx[0], "", idx[1], None
+    if group in ("power_balance", "import_limit", "export_limit"):
+        return idx[0], "", int(period[idx[1]]), idx[1]
+    if group in ("cooling", "gpu_available"):
+        return idx[0], idx[1], int(period[idx[2]]), idx[2]
+    if group == "ppa_volume":
+        return data.ppas[idx[0]].site, idx[0], int(period[idx[1]]), idx[1]
+    if group == "ppa_min_take":
+        return data.ppas[idx[0]].site, idx[0], idx[1], None
+    return "", "", None, None
+
+
+def infeasibility_table(row_names, slack: np.ndarray, data) -> pd.DataFrame:
+    grid = data.grid
+    starts = grid.periods["start"]
+    recs = []
+    for i in np.flatnonzero(slack > TOLERANCE):
+        group, idx = row_names[i]
+        site, item, p, t = _locate(group, idx, data)
+        w = float(grid.step_weight[t]) if t is not None else 1.0
+        recs.append((group, site, item, p, t, float(slack[i]), w))
+    if not recs:
+        return pd.DataFrame(columns=COLUMNS)
+    raw = pd.DataFrame(recs, columns=["group", "site", "item", "period", "step", "slack", "w"])
+    rows = []
+    for (g, s, item, p), grp in raw.groupby(["group", "site", "item", "period"], sort=True):
+        hourly = g in HOURLY
+        first = grid.steps["timestamp"].iloc[int(grp["step"].min())] if hourly else None
+        rows.append((g, s, item, int(p), starts.iloc[int(p)],
+                     float(grp["w"].sum()) if hourly else np.nan, float(grp["slack"].max()),
+                     float((grp["slack"] * grp["w"]).sum()) if hourly else float(
+                         grp["slack"].sum()), UNITS[g], first))
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _what(g: str, site: str, item: str) -> str:
+    at = f"site {site}" if site else "the portfolio"
+    return {
+        "power_balance": f"{at} cannot balance its power: the load exceeds what the grid and "
+                         "PPAs can supply",
+        "import_limit": f"{at} needs more grid import capacity than its interconnect "
+                        "(with upgrades) allows",
+        "cooling": f"{at} needs more {item} cooling than is available (derated on hot hours)",
+        "gpu_available": f"{at} needs more {item} units than can be installed for its "
+                         "firm contracts",
+        "ai_hall": f"{at} needs more AI hall space than it has (GPUs and leases)",
+        "mining_hall": f"{at} needs more mining hall space than it has",
+        "ppa_volume": f"PPA {item} at {at} cannot take its volume",
+        "export_limit": f"{at} must export more onsite PPA energy than its export limit",
+        "ppa_min_take": f"PPA {item} at {at} cannot take its minimum volume",
+        "capex_budget": "the mandatory capex exceeds the capex budget",
+    }[g]
+
+
+def explain(table: pd.DataFrame) -> list[str]:
+    """One sentence per group, site and item."""
+    lines = []
+    for (g, s, item), grp in table.groupby(["group", "site", "item"], sort=False):
+        first = grp.iloc[0]
+        periods = sorted(set(grp["period"]))
+        when = f"from period {periods[0]} ({first['period_start']:%Y-%m-%d})"
+        if len(periods) > 1:
+            when += f" through period {periods[-1]}"
+        amount = f"short by up to {grp['max_slack'].max():,.4g} {UNITS[g]}"
+        if g in HOURLY:
+            amount += f" in {grp['hours'].sum():,.0f} hours"
+        lines.append(f"{g}: {_what(g, s, item)}; {amount} {when}.")
+    return lines
