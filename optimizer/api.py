@@ -24,6 +24,7 @@ from .results.tables import capex_table, cashflow_tables, dispatch_table, kpis
 from .results.writer import instance_files, to_json, write_run_folder
 from .results.infeasibility import ELASTIC_GROUPS, explain, infeasibility_table
 from .results.marginals import marginal_table
+from .results.warmstart import integer_start
 from .solve import SolveOptions, SolveOutcome, close_log, highs_version, solve_model
 from .timegrid import TimeGrid, build_time_grid
 
@@ -133,7 +134,7 @@ def solve(instance: Instance, *, mip_gap: float = 1e-4, time_limit: float | None
           threads: int | None = None, resolution: str | None = None,
           representative_days: int | None = None, verbose: bool = False,
           route: str = "stdform", keep_model: bool = False, marginals_wanted: bool = True,
-          load_time_s: float = 0.0) -> Result:
+          warm_start: str | Path | None = None, load_time_s: float = 0.0) -> Result:
     """Build and solve an instance; the result holds the tables as DataFrames."""
     timings = {"load": load_time_s}
     t0 = time.perf_counter()
@@ -142,7 +143,8 @@ def solve(instance: Instance, *, mip_gap: float = 1e-4, time_limit: float | None
     with tempfile.TemporaryDirectory(prefix="hashpivot-") as tmp:
         log = Path(tmp) / "solver.log"
         options = SolveOptions(mip_gap=mip_gap, time_limit=time_limit, threads=threads,
-                               verbose=verbose, log_path=log, route=route)
+                               verbose=verbose, log_path=log, route=route,
+                               warm_start=integer_start(warm_start) if warm_start else None)
         outcome: SolveOutcome = solve_model(built.model, options)
         timings.update(outcome.timings_s)
         marginals = infeasible = None

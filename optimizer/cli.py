@@ -67,6 +67,8 @@ def solve(
     representative_days: Optional[int] = typer.Option(
         None, "--representative-days", min=1, help="representative days per period"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="stream HiGHS's log"),
+    warm_start: Optional[Path] = typer.Option(
+        None, "--warm-start", help="run folder whose integer decisions start HiGHS"),
     route: str = typer.Option("stdform", "--route", hidden=True),
 ) -> None:
     """Validate, build, solve and write a run folder."""
@@ -74,6 +76,8 @@ def solve(
 
     if resolution not in (None, "hourly", "representative"):
         _fail(f"--resolution: expected 'hourly' or 'representative', got {resolution!r}", 2)
+    if warm_start is not None and not (warm_start / "capex.csv").is_file():
+        _fail(f"--warm-start: {warm_start} is not a run folder with a capex.csv", 2)
     t0 = time.perf_counter()
     inst = _load(instance)
     load_s = time.perf_counter() - t0
@@ -83,7 +87,8 @@ def solve(
                 _nullcontext():
             result = api_solve(inst, mip_gap=mip_gap, time_limit=time_limit, threads=threads,
                                resolution=resolution, representative_days=representative_days,
-                               verbose=verbose, route=route, load_time_s=load_s)
+                               verbose=verbose, route=route, warm_start=warm_start,
+                               load_time_s=load_s)
         written = result.write(target)
     except typer.Exit:
         raise

@@ -34,6 +34,8 @@ class SolveOptions:
     verbose: bool = False
     log_path: Path | None = None
     route: str = "stdform"
+    # {(variable name, index tuple): value} of integer decisions to start from
+    warm_start: dict | None = None
 
     def highs_options(self) -> dict:
         opts: dict = {"mip_rel_gap": float(self.mip_gap)}
@@ -146,6 +148,10 @@ def _solve_stdform(model: pyo.ConcreteModel, options: SolveOptions) -> SolveOutc
 
     h = _new_highs(options)
     h.passModel(lp)
+    if options.warm_start is not None and integer.any():
+        cols = np.flatnonzero(integer)
+        values = [options.warm_start.get(_var_key(columns[j]), 0.0) for j in cols]
+        h.setSolution(len(cols), cols.astype(np.int32), np.asarray(values, float))
     t1 = time.perf_counter()
     h.run()
     t2 = time.perf_counter()
@@ -254,6 +260,11 @@ class StdformSession:
         below[rows[np.isfinite(lo)]] = x[:n_lo]
         above[rows[np.isfinite(hi)]] = x[n_lo:n_lo + int(np.isfinite(hi).sum())]
         return status, below, above
+
+
+def _var_key(v) -> tuple[str, tuple]:
+    idx = v.index()
+    return v.parent_component().local_name, idx if isinstance(idx, tuple) else (idx,)
 
 
 def close_log(outcome: SolveOutcome) -> None:

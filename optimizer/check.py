@@ -1,0 +1,1220 @@
+"""An independent checker of a run folder against the normative spec (formulation.md).
+
+``check_run(run_dir)`` re-reads a run folder (``capex.csv``, ``dispatch.parquet``,
+``cashflows.csv``, ``summary.json`` and the instance copy ``instance.yaml`` + series)
+and recomputes, with pandas and numpy only, everything the spec defines:
+
+- the time grid (periods, hours, y_start / y_mid / y_end, discount factors D_p, E_p,
+  D_end) from ``instance.horizon`` alone;
+- the decisions (orders, retirements, accepted items from ``capex.csv``; operating
+  variables from ``dispatch.parquet``), the stocks A, I, MH, AH, GI, CC, the loads,
+  PUE, derates and PPA volumes;
+- every constraint group of the spec (plus the order limits, the lead rule, the domains)
+  as its largest violation, in the group's unit;
+- every cash-flow term per site and period, compared with ``cashflows.csv``, and the
+  NPV, compared with ``summary.json``.
+
+It deliberately imports nothing from the model, the solver, the result writer or the
+time grid of the project (only the instance loader): a bug there cannot hide here.
+See docs/check.md for what is checked, the tolerances and how to read the output.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from .instance import ColumnRef, InstanceError, load_instance
+
+__all__ = ["CheckReport", "GroupCheck", "TermCheck", "check_run", "CONSTRAINT_GROUPS",
+           "CASHFLOW_TERMS"]
+
+HOURS_PER_YEAR = 8760.0
+COOLING_TYPES = ("air", "liquid")
+
+# (group, unit, what it checks); the order is the order of the report
+CONSTRAINT_GROUPS: list[tuple[str, str, str]] = [
+    ("time_grid", "hours", "sum of step weights = period hours; steps inside their period"),
+    ("nonnegativity", "units", "every decision >= 0 (orders, retirements, operating variables)"),
+    ("undefined_decisions", "units", "no value on a variable that does not exist"),
+    ("integrality", "units", "buy, conv, upg are integers"),
+    ("binaries", "units", "accept/sign in {0,1}, mandatory items = 1, row in start_period"),
+    ("lead_time", "units", "buy/conv/upg are 0 unless p + lead <= P-1"),
+    ("buy_limit", "units", "sum_s buy[s,g,p] <= max_units_per_period"),
+    ("conversion_limit", "blocks", "sum_p conv[s,p] <= max_blocks"),
+    ("upgrade_limit", "units", "sum_p upg[s,u,p] <= max_count"),
+    ("retire_limit", "units", "sum_p retire[s,f,p] <= units"),
+    ("stock_gpus", "units", "installed_<g> column = existing + available orders (I)"),
+    ("fleet_available", "units", "run <= A"),
+    ("mining_hall", "MW", "sum_f A * power <= MH"),
+    ("gpu_available", "units", "spot + firm <= I"),
+    ("spot_market", "units", "spot <= spot_max_utilization * I"),
+    ("ai_hall", "MW", "sum_g I * it_kw + leases <= AH"),
+    ("cooling", "MW", "IT_q <= CC_q * derate"),
+    ("power_balance", "MW", "imp + PPA use = load"),
+    ("import_limit", "MW", "imp + physical use <= GI"),
+    ("ppa_volume", "MW", "use + out <= sign * vol (= onsite not curtailable)"),
+    ("export_limit", "MW", "sum onsite out <= export_limit_mw"),
+    ("ppa_min_take", "MWh", "taken >= min_take_fraction * sign * volume"),
+    ("ancillary", "MW", "anc <= mining IT, anc <= max_mw"),
+    ("demand_peak", "MW", "peak >= imp + physical use (peak constant per period)"),
+    ("capex_budget", "USD", "capex ordered in p <= capex_budget_usd_p"),
+]
+
+# consistency checks of the tables among themselves (not spec constraints)
+CONSISTENCY_CHECKS: list[tuple[str, str, str]] = [
+    ("capex_table", "USD", "capex.csv capex_usd = quantity * price (retire: - salvage)"),
+    ("dispatch_derived", "mixed", "derived dispatch columns (prices, PUE, loads...) = recomputed"),
+    ("dispatch_cashflows", "USD/h", "cf_<term>_usd_per_h columns = recomputed hourly terms"),
+    ("discount_factor", "1", "cashflows.csv discount_factor = D_p, E_p or D_end"),
+    ("cashflows_sum", "USD", "sum of cashflows.csv discounted_usd = summary npv_usd"),
+]
+
+HOURLY_TERMS = ("mining_revenue", "mining_opex", "gpu_spot_revenue", "contract_revenue",
+                "lease_energy_revenue", "ancillary_revenue", "grid_energy", "import_adder",
+                "coincident_peak", "ppa_strike", "ppa_settlement", "ppa_export",
+                "vppa_settlement")
+PERIOD_TERMS = ("lease_capacity_revenue", "demand_charge", "gpu_opex", "fixed_opex")
+CAPEX_TERMS = ("gpu_capex", "conversion_capex", "grid_upgrade_capex", "cooling_upgrade_capex",
+               "asic_salvage")
+RESIDUAL_TERMS = ("residual_value",)
+CASHFLOW_TERMS = HOURLY_TERMS + PERIOD_TERMS + CAPEX_TERMS + RESIDUAL_TERMS
+TERM_KIND = {**dict.fromkeys(HOURLY_TERMS, "hourly"), **dict.fromkeys(PERIOD_TERMS, "period"),
+             **dict.fromkeys(CAPEX_TERMS, "capex"), **dict.fromkeys(RESIDUAL_TERMS, "residual")}
+
+CAPEX_KINDS = ("gpu", "conversion", "grid_upgrade", "cooling_upgrade", "retire", "contract",
+               "lease", "ppa")
+
+
+# --------------------------------------------------------------------------- report
+
+
+@dataclass
+class GroupCheck:
+    """Largest violation of one group (constraint or consistency check).
+
+    ``max_violation`` is absolute, in ``unit``; ``max_relative`` is the largest
+    violation / scale over the rows (scale = max(1, |right-hand side|) for most groups),
+    which the tolerance applies to. ``rows`` = rows evaluated (0: not applicable).
+    """
+
+    name: str
+    unit: str
+    description: str
+    section: str = "constraint"
+    rows: int = 0
+    max_violation: float = 0.0
+    max_relative: float = 0.0
+    where: str = ""
+    ok: bool = True
+
+
+@dataclass
+class TermCheck:
+    """One cash-flow term: recomputed vs cashflows.csv, per site and period."""
+
+    name: str
+    kind: str
+    rows: int = 0
+    max_diff_undiscounted: float = 0.0
+    max_diff_discounted: float = 0.0
+    max_relative: float = 0.0
+    recomputed_discounted: float = 0.0
+    reported_discounted: float = 0.0
+    where: str = ""
+    ok: bool = True
+
+
+@dataclass
+class CheckReport:
+    run_dir: Path
+    tolerance: float
+    npv_tolerance: float
+    instance: str = ""
+    mode: str = ""
+    steps: int = 0
+    groups: dict[str, GroupCheck] = field(default_factory=dict)
+    terms: dict[str, TermCheck] = field(default_factory=dict)
+    npv_recomputed: float | None = None
+    npv_reported: float | None = None
+    problems: list[str] = field(default_factory=list)
+
+    # ---- NPV
+    @property
+    def npv_difference(self) -> float | None:
+        """|recomputed NPV - summary.json npv_usd| (USD)."""
+        if self.npv_recomputed is None or self.npv_reported is None:
+            return None
+        return abs(self.npv_recomputed - self.npv_reported)
+
+    @property
+    def npv_relative_difference(self) -> float | None:
+        diff = self.npv_difference
+        if diff is None:
+            return None
+        return diff / max(1.0, abs(self.npv_reported))
+
+    @property
+    def npv_ok(self) -> bool:
+        rel = self.npv_relative_difference
+        return rel is not None and rel <= self.npv_tolerance
+
+    # ---- verdict
+    @property
+    def max_violations(self) -> dict[str, float]:
+        """Largest absolute violation per group (constraints and consistency checks)."""
+        return {name: g.max_violation for name, g in self.groups.items()}
+
+    @property
+    def max_term_differences(self) -> dict[str, float]:
+        """Largest |recomputed - reported| per cash-flow term, undiscounted or discounted."""
+        return {name: max(t.max_diff_undiscounted, t.max_diff_discounted)
+                for name, t in self.terms.items()}
+
+    def failed(self) -> list[str]:
+        """Names of the failed groups and terms (and ``npv_usd``, ``problems``)."""
+        out = [n for n, g in self.groups.items() if not g.ok]
+        out += [n for n, t in self.terms.items() if not t.ok]
+        if not self.npv_ok:
+            out.append("npv_usd")
+        if self.problems:
+            out.append("problems")
+        return out
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed()
+
+    # ---- output
+    def to_frame(self) -> pd.DataFrame:
+        """One row per check: section, name, unit, rows, max_violation (absolute),
+        max_relative (what the tolerance applies to), tolerance, ok, where."""
+        rows = []
+        for g in self.groups.values():
+            rows.append(dict(section=g.section, name=g.name, unit=g.unit, rows=g.rows,
+                             max_violation=g.max_violation, max_relative=g.max_relative,
+                             max_diff_discounted=np.nan, tolerance=self.tolerance, ok=g.ok,
+                             where=g.where))
+        for t in self.terms.values():
+            rows.append(dict(section="cashflow", name=t.name, unit="USD", rows=t.rows,
+                             max_violation=t.max_diff_undiscounted,
+                             max_relative=t.max_relative,
+                             max_diff_discounted=t.max_diff_discounted,
+                             tolerance=self.tolerance, ok=t.ok, where=t.where))
+        rows.append(dict(section="npv", name="npv_usd", unit="USD", rows=1,
+                         max_violation=self.npv_difference if self.npv_difference is not None
+                         else np.nan,
+                         max_relative=self.npv_relative_difference
+                         if self.npv_relative_difference is not None else np.nan,
+                         max_diff_discounted=np.nan, tolerance=self.npv_tolerance,
+                         ok=self.npv_ok, where=""))
+        return pd.DataFrame(rows, columns=["section", "name", "unit", "rows", "max_violation",
+                                           "max_relative", "max_diff_discounted", "tolerance",
+                                           "ok", "where"])
+
+    def to_text(self) -> str:
+        verdict = "OK" if self.ok else "FAILED (" + ", ".join(self.failed()) + ")"
+        lines = [f"Check of {self.run_dir}: {verdict}",
+                 f"instance {self.instance or '?'}, {self.mode or '?'} resolution, "
+                 f"{self.steps} steps per site; tolerance {self.tolerance:g} relative "
+                 f"(violation / max(1, |rhs|)), NPV {self.npv_tolerance:g} relative"]
+        if self.problems:
+            lines.append("")
+            lines.append("Problems:")
+            lines += [f"  - {p}" for p in self.problems]
+
+        def table(title: str, header: list[str], body: list[list[str]]) -> None:
+            lines.append("")
+            lines.append(title)
+            widths = [max(len(r[i]) for r in [header] + body) for i in range(len(header))]
+            for r in [header] + body:
+                lines.append("  " + "  ".join(c.ljust(w) if i in (0, 1, len(r) - 2, len(r) - 1)
+                                              else c.rjust(w)
+                                              for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+
+        def status(ok: bool, rows: int) -> str:
+            return "n/a" if rows == 0 else ("ok" if ok else "FAIL")
+
+        for section, title in (("constraint", "Constraints (largest violation per group)"),
+                               ("consistency", "Consistency of the tables")):
+            body = [[g.name, g.unit, str(g.rows), f"{g.max_violation:.3g}",
+                     f"{g.max_relative:.3g}", status(g.ok, g.rows), g.where]
+                    for g in self.groups.values() if g.section == section]
+            if body:
+                table(title, ["group", "unit", "rows", "max violation", "relative", "status",
+                              "worst at"], body)
+        body = [[t.name, t.kind, str(t.rows), f"{t.max_diff_undiscounted:.3g}",
+                 f"{t.max_diff_discounted:.3g}", f"{t.max_relative:.3g}",
+                 f"{t.recomputed_discounted:,.0f}", status(t.ok, t.rows), t.where]
+                for t in self.terms.values()]
+        if body:
+            lines.append("")
+            lines.append("Cash-flow terms (|recomputed - cashflows.csv| per site and period, USD)")
+            header = ["term", "kind", "rows", "undiscounted", "discounted", "relative",
+                      "recomputed NPV part", "status", "worst at"]
+            widths = [max(len(r[i]) for r in [header] + body) for i in range(len(header))]
+            for r in [header] + body:
+                lines.append("  " + "  ".join(
+                    c.ljust(w) if i in (0, 1, 7, 8) else c.rjust(w)
+                    for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+        lines.append("")
+        if self.npv_recomputed is None or self.npv_reported is None:
+            lines.append(f"NPV: recomputed {self.npv_recomputed}, summary.json "
+                         f"{self.npv_reported}: FAIL")
+        else:
+            lines.append(
+                f"NPV: recomputed {self.npv_recomputed:,.2f} USD, summary.json "
+                f"{self.npv_reported:,.2f} USD, difference {self.npv_difference:.3g} USD "
+                f"(relative {self.npv_relative_difference:.3g}): "
+                f"{'ok' if self.npv_ok else 'FAIL'}")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- accumulators
+
+
+class _Groups:
+    """Collects violations row by row, keeping the largest per group."""
+
+    def __init__(self, report: CheckReport, specs, section: str):
+        self.report = report
+        for name, unit, desc in specs:
+            report.groups[name] = GroupCheck(name, unit, desc, section=section)
+
+    def add(self, name: str, violation, scale=1.0, where: Callable[[int], str] | None = None
+            ) -> None:
+        """``violation`` >= 0 where violated (negative values count as 0, NaN as +inf)."""
+        g = self.report.groups[name]
+        v = np.atleast_1d(np.asarray(violation, dtype=float))
+        if v.size == 0:
+            return
+        v = np.where(np.isnan(v), np.inf, np.maximum(v, 0.0))
+        s = np.broadcast_to(np.maximum(1.0, np.abs(np.asarray(scale, dtype=float))), v.shape)
+        s = np.where(np.isnan(s), 1.0, s)
+        rel = v / s
+        g.rows += int(v.size)
+        i = int(np.argmax(rel))
+        if rel[i] > g.max_relative or (g.where == "" and rel[i] > 0):
+            g.max_relative = float(rel[i])
+            g.where = where(i) if where is not None else ""
+        g.max_violation = max(g.max_violation, float(v.max()))
+
+    def touch(self, name: str, rows: int = 1) -> None:
+        """Mark a group as evaluated with no violation."""
+        self.report.groups[name].rows += rows
+
+
+class _Cash:
+    """Recomputed cash flows: (site, term) -> value and gross magnitude per period."""
+
+    def __init__(self, n_periods: int):
+        self.P = n_periods
+        self.value: dict[tuple[str, str], np.ndarray] = {}
+        self.gross: dict[tuple[str, str], np.ndarray] = {}
+        self.hourly: dict[tuple[str, str], np.ndarray] = {}  # USD/h per step of the site
+
+    def _slot(self, site, term):
+        key = (site, term)
+        if key not in self.value:
+            self.value[key] = np.zeros(self.P)
+            self.gross[key] = np.zeros(self.P)
+        return key
+
+    def add_hourly(self, site, term, per_step, weight, period) -> None:
+        per_step = np.asarray(per_step, dtype=float)
+        key = self._slot(site, term)
+        self.value[key] += np.bincount(period, weights=weight * per_step, minlength=self.P)
+        self.gross[key] += np.bincount(period, weights=weight * np.abs(per_step),
+                                       minlength=self.P)
+        self.hourly[key] = self.hourly.get(key, 0.0) + per_step
+
+    def add_period(self, site, term, per_period) -> None:
+        per_period = np.asarray(per_period, dtype=float)
+        key = self._slot(site, term)
+        self.value[key] += per_period
+        self.gross[key] += np.abs(per_period)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _per_period(value, n: int) -> np.ndarray:
+    if value is None:
+        return np.full(n, np.inf)
+    if isinstance(value, (list, tuple)):
+        return np.asarray(value, dtype=float)
+    return np.full(n, float(value))
+
+
+def _fmt_ts(ts) -> str:
+    return pd.Timestamp(ts).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _col(frame: pd.DataFrame, name: str) -> np.ndarray | None:
+    return frame[name].to_numpy(dtype=float) if name in frame.columns else None
+
+
+# --------------------------------------------------------------------------- main
+
+
+def check_run(run_dir: Path | str, tolerance: float = 1e-6, *,
+              npv_tolerance: float | None = None) -> CheckReport:
+    """Check a run folder against the spec; see the module docstring and docs/check.md.
+
+    ``tolerance`` applies to every group as violation / scale (scale = max(1, |rhs|),
+    or 1 for integrality); ``npv_tolerance`` (default: ``tolerance``) is relative to
+    ``max(1, |npv_usd|)``.
+    """
+    run_dir = Path(run_dir)
+    report = CheckReport(run_dir=run_dir, tolerance=float(tolerance),
+                         npv_tolerance=float(tolerance if npv_tolerance is None
+                                             else npv_tolerance))
+    groups = _Groups(report, CONSTRAINT_GROUPS, "constraint")
+    consistency = _Groups(report, CONSISTENCY_CHECKS, "consistency")
+
+    # ---- files
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text())
+    except (OSError, ValueError) as e:
+        report.problems.append(f"cannot read summary.json: {e}")
+        summary = {}
+    report.instance = str(summary.get("instance", ""))
+    status = summary.get("status")
+    if summary and status not in ("optimal", "time_limit"):
+        report.problems.append(f"summary.json status is {status!r}: the run has no solution")
+    npv = summary.get("npv_usd")
+    report.npv_reported = float(npv) if isinstance(npv, (int, float)) else None
+    try:
+        inst = load_instance(run_dir / "instance.yaml")
+    except InstanceError as e:
+        report.problems.append(f"instance.yaml does not load: {e}")
+        return report
+    except OSError as e:
+        report.problems.append(f"cannot read instance.yaml: {e}")
+        return report
+    report.instance = inst.name
+    tables = {}
+    for name, reader in (("capex.csv", pd.read_csv), ("cashflows.csv", pd.read_csv),
+                         ("dispatch.parquet", pd.read_parquet)):
+        try:
+            tables[name] = reader(run_dir / name)
+        except Exception as e:  # noqa: BLE001 - any unreadable table is a problem
+            report.problems.append(f"cannot read {name}: {e}")
+    if len(tables) < 3:
+        return report
+    capex, cash_table, dispatch = (tables["capex.csv"], tables["cashflows.csv"],
+                                   tables["dispatch.parquet"])
+    _Checker(inst, capex, cash_table, dispatch, summary, report, groups, consistency).run()
+    return report
+
+
+class _Checker:
+    def __init__(self, inst, capex, cash_table, dispatch, summary, report, groups,
+                 consistency):
+        self.inst = inst
+        self.capex = capex
+        self.cash_table = cash_table
+        self.dispatch = dispatch
+        self.summary = summary
+        self.report = report
+        self.g = groups
+        self.c = consistency
+
+    # ------------------------------------------------------------------ time
+    def time(self) -> None:
+        hz = self.inst.horizon
+        starts = list(hz.period_starts())
+        self.P = P = hz.periods
+        self.starts = pd.DatetimeIndex(starts)
+        start_ns = np.array([s.value for s in starts], dtype=np.int64)
+        self.start_ns = start_ns
+        hours = np.diff(start_ns) / 3.6e12
+        self.H = hours
+        self.months = np.full(P, float(hz.months_per_period()))
+        self.years = hours / HOURS_PER_YEAR
+        before = np.concatenate([[0.0], np.cumsum(hours)[:-1]])
+        self.y_start = before / HOURS_PER_YEAR
+        self.y_mid = (before + hours / 2.0) / HOURS_PER_YEAR
+        self.y_end = float(hours.sum()) / HOURS_PER_YEAR
+        base = 1.0 + float(hz.discount_rate)
+        self.D = base ** (-self.y_mid)
+        self.E = base ** (-self.y_start)
+        self.D_end = base ** (-self.y_end)
+        self.horizon_hours = pd.date_range(starts[0], starts[-1], freq="h", inclusive="left")
+        self.series = self.inst.series.reindex(self.horizon_hours.as_unit("ns")) \
+            if len(self.inst.series.columns) else None
+
+    # ------------------------------------------------------------------ decisions
+    def decisions(self) -> None:
+        inst, P, rep = self.inst, self.P, self.report
+        cap = self.capex
+        need = {"period", "site", "kind", "item", "quantity"}
+        if not need <= set(cap.columns):
+            rep.problems.append(f"capex.csv lacks columns {sorted(need - set(cap.columns))}")
+            cap = pd.DataFrame(columns=sorted(need))
+        self.sites = {s.id: s for s in inst.sites}
+        self.products = {g.id: g for g in inst.gpu_products}
+        self.contracts = {k.id: k for k in inst.contracts}
+        self.leases = {lease.id: lease for lease in inst.leases}
+        self.ppas = {c.id: c for c in inst.ppas}
+        self.buy = defaultdict(lambda: np.zeros(P))  # (s, g)
+        self.conv = defaultdict(lambda: np.zeros(P))  # s
+        self.upg = defaultdict(lambda: np.zeros(P))  # (s, kind, u)
+        self.retire = defaultdict(lambda: np.zeros(P))  # (s, f)
+        chosen = defaultdict(float)  # (kind, id) -> sum of quantities
+        self.upgrades = {}
+        for s in inst.sites:
+            for u in s.grid.upgrades:
+                self.upgrades[s.id, "grid_upgrade", u.id] = u
+            for u in s.cooling.upgrades:
+                self.upgrades[s.id, "cooling_upgrade", u.id] = u
+        items = {"contract": self.contracts, "lease": self.leases, "ppa": self.ppas}
+        for i, row in enumerate(cap.itertuples(index=False)):
+            where = f"capex.csv row {i + 2} ({row.kind} {row.item} at {row.site}, p{row.period})"
+            try:
+                p = int(row.period)
+                q = float(row.quantity)
+            except (TypeError, ValueError):
+                rep.problems.append(f"{where}: period or quantity is not a number")
+                continue
+            if not 0 <= p < P or p != row.period:
+                rep.problems.append(f"{where}: period outside 0..{P - 1}")
+                continue
+            if not np.isfinite(q):
+                rep.problems.append(f"{where}: quantity is not finite")
+                continue
+            s, kind, item = str(row.site), str(row.kind), str(row.item)
+            if kind not in CAPEX_KINDS:
+                rep.problems.append(f"{where}: unknown kind {kind!r}")
+                continue
+            if s not in self.sites:
+                rep.problems.append(f"{where}: unknown site {s!r}")
+                continue
+            site = self.sites[s]
+            self.g.add("nonnegativity", -q, 1.0, lambda _i, w=where: w)
+            if kind == "gpu":
+                if item not in self.products:
+                    rep.problems.append(f"{where}: unknown GPU product {item!r}")
+                    continue
+                self.buy[s, item][p] += q
+            elif kind == "conversion":
+                if site.halls.conversion is None:
+                    self.g.add("undefined_decisions", abs(q), 1.0,
+                               lambda _i, w=where: f"{w}: site has no conversion")
+                    continue
+                self.conv[s][p] += q
+            elif kind in ("grid_upgrade", "cooling_upgrade"):
+                if (s, kind, item) not in self.upgrades:
+                    rep.problems.append(f"{where}: unknown {kind} {item!r} at site {s}")
+                    continue
+                self.upg[s, kind, item][p] += q
+            elif kind == "retire":
+                if item not in {f.id for f in site.fleet}:
+                    rep.problems.append(f"{where}: unknown fleet {item!r} at site {s}")
+                    continue
+                self.retire[s, item][p] += q
+            else:
+                obj = items[kind].get(item)
+                if obj is None:
+                    rep.problems.append(f"{where}: unknown {kind} {item!r}")
+                    continue
+                if obj.site != s:
+                    rep.problems.append(f"{where}: {kind} {item!r} belongs to site {obj.site}")
+                if p != obj.start_period:
+                    self.g.add("binaries", 1.0, 1.0,
+                               lambda _i, w=where, o=obj: f"{w}: not in its start_period "
+                                                          f"{o.start_period}")
+                chosen[kind, item] += q
+        # binaries: accept / sign in {0, 1}; mandatory = 1
+        self.accept: dict[tuple[str, str], float] = {}
+        for kind, objs in items.items():
+            for key, obj in objs.items():
+                v = chosen.get((kind, key), 0.0)
+                viol = min(abs(v), abs(v - 1.0))
+                if not obj.optional:
+                    viol = abs(v - 1.0)
+                self.g.add("binaries", viol, 1.0,
+                           lambda _i, k=kind, n=key, v=v, o=obj:
+                           f"{k} {n} = {v:g}" + ("" if o.optional else " (mandatory)"))
+                self.accept[kind, key] = v
+        # integrality and lead rule of orders
+        for (s, g), arr in self.buy.items():
+            self._order_checks(arr, int(self.products[g].lead_periods), f"buy {g} at {s}")
+        for s, arr in self.conv.items():
+            self._order_checks(arr, int(self.sites[s].halls.conversion.lead_periods),
+                               f"conv at {s}")
+        for (s, kind, u), arr in self.upg.items():
+            self._order_checks(arr, int(self.upgrades[s, kind, u].lead_periods),
+                               f"{kind} {u} at {s}")
+        # order limits
+        for g, prod in self.products.items():
+            total = sum((arr for (s, gg), arr in self.buy.items() if gg == g), np.zeros(P))
+            if prod.max_units_per_period is not None:
+                cap_ = float(prod.max_units_per_period)
+                self.g.add("buy_limit", total - cap_, cap_,
+                           lambda p, g=g, t=total: f"{g} p{p}: {t[p]:g} > "
+                                                   f"{prod.max_units_per_period}")
+        for s, site in self.sites.items():
+            conv = site.halls.conversion
+            if conv is not None:
+                tot = float(self.conv[s].sum()) if s in self.conv else 0.0
+                self.g.add("conversion_limit", tot - conv.max_blocks, conv.max_blocks,
+                           lambda _i, s=s, t=tot: f"{s}: {t:g} blocks")
+            for f in site.fleet:
+                tot = float(self.retire[s, f.id].sum()) if (s, f.id) in self.retire else 0.0
+                self.g.add("retire_limit", tot - f.units, f.units,
+                           lambda _i, s=s, f=f.id, t=tot: f"{s} {f}: {t:g} retired")
+        for (s, kind, u), up in self.upgrades.items():
+            tot = float(self.upg[s, kind, u].sum()) if (s, kind, u) in self.upg else 0.0
+            self.g.add("upgrade_limit", tot - up.max_count, up.max_count,
+                       lambda _i, s=s, u=u, t=tot: f"{s} {u}: {t:g}")
+
+    def _order_checks(self, arr: np.ndarray, lead: int, label: str) -> None:
+        P = self.P
+        self.g.add("integrality", np.abs(arr - np.round(arr)), 1.0,
+                   lambda p: f"{label} p{p} = {arr[p]!r}")
+        late = np.array([abs(arr[p]) if p + lead > P - 1 else 0.0 for p in range(P)])
+        self.g.add("lead_time", late, 1.0,
+                   lambda p: f"{label} p{p} (lead {lead}, last period {P - 1})")
+
+    # ------------------------------------------------------------------ stocks
+    def stocks(self) -> None:
+        P, y = self.P, self.y_start
+        self.A = {}
+        self.I = {}
+        self.MH = {}
+        self.AH = {}
+        self.GI = {}
+        self.CC = {}
+
+        def delivered(arr, lead):
+            """Sum of orders placed in p' <= p - lead, per p."""
+            out = np.zeros(P)
+            cum = np.cumsum(arr)
+            for p in range(P):
+                if p - lead >= 0:
+                    out[p] = cum[p - lead]
+            return out
+
+        for s, site in self.sites.items():
+            for f in site.fleet:
+                r = self.retire[s, f.id] if (s, f.id) in self.retire else np.zeros(P)
+                self.A[s, f.id] = float(f.units) - np.cumsum(r)
+            existing = defaultdict(float)
+            for gpu in site.gpus:
+                existing[gpu.product] += float(gpu.units)
+            for g, prod in self.products.items():
+                lead, life = int(prod.lead_periods), float(prod.life_years)
+                buy = self.buy[s, g] if (s, g) in self.buy else np.zeros(P)
+                stock = np.full(P, existing[g])
+                for p_order in range(P):
+                    d = p_order + lead
+                    if buy[p_order] == 0 or d > P - 1:
+                        continue
+                    for p in range(d, P):
+                        if y[p] - y[d] < life:
+                            stock[p] += buy[p_order]
+                self.I[s, g] = stock
+            conv = site.halls.conversion
+            c = self.conv[s] if s in self.conv else np.zeros(P)
+            if conv is not None:
+                self.MH[s] = float(site.halls.mining_mw) - conv.block_mw * np.cumsum(c)
+                self.AH[s] = float(site.halls.ai_mw) + conv.block_mw * delivered(
+                    c, int(conv.lead_periods))
+            else:
+                self.MH[s] = np.full(P, float(site.halls.mining_mw))
+                self.AH[s] = np.full(P, float(site.halls.ai_mw))
+            gi = np.full(P, float(site.grid.import_limit_mw))
+            for u in site.grid.upgrades:
+                key = (s, "grid_upgrade", u.id)
+                if key in self.upg:
+                    gi += u.add_mw * delivered(self.upg[key], int(u.lead_periods))
+            self.GI[s] = gi
+            for q in COOLING_TYPES:
+                cc = np.full(P, float(getattr(site.cooling, q).capacity_mw))
+                for u in site.cooling.upgrades:
+                    key = (s, "cooling_upgrade", u.id)
+                    if u.type == q and key in self.upg:
+                        cc += u.add_mw * delivered(self.upg[key], int(u.lead_periods))
+                self.CC[s, q] = cc
+        # per-period groups
+        for s, site in self.sites.items():
+            mining = sum((self.A[s, f.id] * f.power_kw / 1000.0 for f in site.fleet),
+                         np.zeros(P))
+            self.g.add("mining_hall", mining - self.MH[s], self.MH[s],
+                       lambda p, s=s, m=mining: f"{s} p{p}: {m[p]:.6g} MW > MH "
+                                                f"{self.MH[s][p]:.6g}")
+            lease = self._lease_mw(s)
+            ai = sum((self.I[s, g] * prod.it_kw / 1000.0 for g, prod in self.products.items()),
+                     np.zeros(P)) + lease
+            self.g.add("ai_hall", ai - self.AH[s], self.AH[s],
+                       lambda p, s=s, a=ai: f"{s} p{p}: {a[p]:.6g} MW > AH {self.AH[s][p]:.6g}")
+        # capex budget (all sites, salvage excluded)
+        budget = _per_period(self.inst.capex_budget_usd, P)
+        spent = self._capex_spent()
+        if self.inst.capex_budget_usd is not None:
+            self.g.add("capex_budget", spent - budget, budget,
+                       lambda p: f"p{p}: {spent[p]:,.0f} > {budget[p]:,.0f} USD")
+
+    def _lease_mw(self, s: str, cooling: str | None = None) -> np.ndarray:
+        P = self.P
+        out = np.zeros(P)
+        for key, lease in self.leases.items():
+            if lease.site != s or (cooling is not None and lease.cooling != cooling):
+                continue
+            act = (np.arange(P) >= lease.start_period) & (np.arange(P) < lease.end_period)
+            out += lease.it_mw * self.accept["lease", key] * act
+        return out
+
+    def _firm(self, s: str, g: str) -> np.ndarray:
+        P = self.P
+        out = np.zeros(P)
+        for key, k in self.contracts.items():
+            if k.site == s and k.product == g:
+                act = (np.arange(P) >= k.start_period) & (np.arange(P) < k.end_period)
+                out += float(k.units) * self.accept["contract", key] * act
+        return out
+
+    def _capex_spent(self) -> np.ndarray:
+        spent = np.zeros(self.P)
+        for (s, g), arr in self.buy.items():
+            spent += arr * _per_period(self.products[g].capex_usd, self.P)
+        for s, arr in self.conv.items():
+            spent += arr * self.sites[s].halls.conversion.capex_usd_per_block
+        for key, arr in self.upg.items():
+            spent += arr * self.upgrades[key].capex_usd
+        return spent
+
+    # ------------------------------------------------------------------ hourly inputs
+    def _hourly(self, value, pos, tperiod) -> np.ndarray:
+        n = len(pos)
+        if isinstance(value, ColumnRef):
+            if self.series is None or value.column not in self.series.columns:
+                self.report.problems.append(f"series column {value.column!r} not available")
+                return np.full(n, np.nan)
+            col = self.series[value.column].to_numpy(dtype=float)
+            out = np.where(pos >= 0, col[np.clip(pos, 0, None)], np.nan)
+            return out * float(value.scale)
+        if isinstance(value, (list, tuple)):
+            arr = np.asarray(value, dtype=float)
+            return np.where(tperiod >= 0, arr[np.clip(tperiod, 0, None)], np.nan)
+        return np.full(n, float(value))
+
+    def _column(self, name: str, pos) -> np.ndarray:
+        if self.series is None or name not in self.series.columns:
+            self.report.problems.append(f"series column {name!r} not available")
+            return np.full(len(pos), np.nan)
+        col = self.series[name].to_numpy(dtype=float)
+        return np.where(pos >= 0, col[np.clip(pos, 0, None)], np.nan)
+
+    # ------------------------------------------------------------------ dispatch
+    def operations(self) -> None:
+        disp, rep, P = self.dispatch, self.report, self.P
+        need = {"site", "period", "timestamp", "weight", "imp_mw"}
+        if not need <= set(disp.columns):
+            rep.problems.append(
+                f"dispatch.parquet lacks columns {sorted(need - set(disp.columns))}")
+            return
+        self.cash = _Cash(P)
+        steps = None
+        for s in self.sites:
+            rows = disp[disp["site"] == s]
+            if len(rows) == 0:
+                rep.problems.append(f"dispatch.parquet has no rows for site {s}")
+                continue
+            key = (rows["period"].to_numpy(), pd.DatetimeIndex(rows["timestamp"]).as_unit("ns")
+                   .asi8, rows["weight"].to_numpy(dtype=float))
+            if steps is None:
+                steps = key
+                self.report.steps = len(rows)
+            elif not (len(key[0]) == len(steps[0]) and all(np.array_equal(a, b)
+                                                          for a, b in zip(key, steps))):
+                self.g.add("time_grid", 1.0, 1.0,
+                           lambda _i, s=s: f"site {s} has other steps than the first site")
+            self._site(s, rows.reset_index(drop=True))
+        unknown = sorted(set(disp["site"].astype(str)) - set(self.sites))
+        if unknown:
+            rep.problems.append(f"dispatch.parquet has rows of unknown sites {unknown}")
+        steps_summary = (self.summary.get("resolution") or {}).get("steps")
+        if steps_summary is not None and steps is not None and steps_summary != len(steps[0]):
+            rep.problems.append(f"summary.json resolution.steps = {steps_summary} but "
+                                f"dispatch.parquet has {len(steps[0])} steps per site")
+        self.report.mode = str((self.summary.get("resolution") or {}).get("mode", ""))
+
+    def _site(self, s: str, rows: pd.DataFrame) -> None:
+        site, P, g_ = self.sites[s], self.P, self.g
+        n = len(rows)
+        ts = pd.DatetimeIndex(rows["timestamp"]).as_unit("ns")
+        if ts.tz is None:
+            ts = ts.tz_localize("UTC")
+        ts = ts.tz_convert("UTC")
+        ts_ns = ts.asi8
+        period = rows["period"].to_numpy()
+        w = rows["weight"].to_numpy(dtype=float)
+
+        def at(i):
+            return f"{s} {_fmt_ts(ts[i])}"
+
+        # ---- time grid
+        tperiod = np.searchsorted(self.start_ns, ts_ns, side="right") - 1
+        tperiod = np.where(ts_ns >= self.start_ns[-1], -1, tperiod)
+        g_.add("time_grid", (tperiod != period).astype(float) * 1.0, 1.0,
+               lambda i: f"{at(i)}: step of period {period[i]} is in period {tperiod[i]}")
+        bad_period = (period < 0) | (period >= P)
+        if bad_period.any():
+            self.report.problems.append(f"dispatch.parquet: site {s} has periods outside "
+                                        f"0..{P - 1}")
+            period = np.clip(period, 0, P - 1)
+        wsum = np.bincount(period, weights=w, minlength=P)
+        g_.add("time_grid", np.abs(wsum - self.H), self.H,
+               lambda p: f"{s} p{p}: weights sum to {wsum[p]:g}, period has {self.H[p]:g} h")
+        g_.add("time_grid", -w, 1.0, lambda i: f"{at(i)}: weight {w[i]:g}")
+        pos = self.horizon_hours.as_unit("ns").get_indexer(ts)
+        dup = pd.Index(ts_ns).duplicated()
+        g_.add("time_grid", dup.astype(float), 1.0, lambda i: f"{at(i)}: duplicate timestamp")
+        if (w != 1.0).any():  # representative days: 24 hours of one day, one weight
+            day = ts.floor("D")
+            frame = pd.DataFrame({"day": day, "w": w})
+            per_day = frame.groupby("day")["w"].agg(["count", "min", "max"])
+            bad = np.abs(per_day["count"].to_numpy() - 24.0) + (per_day["max"] - per_day["min"]
+                                                                 ).to_numpy()
+            days = per_day.index
+            g_.add("time_grid", bad, 1.0,
+                   lambda i: f"{s} day {days[i].date()}: {per_day['count'].iloc[i]} steps, "
+                             f"weights {per_day['min'].iloc[i]:g}..{per_day['max'].iloc[i]:g}")
+
+        # ---- inputs
+        price = self._hourly(site.grid.price_usd_per_mwh, pos, tperiod)
+        adder = self._hourly(site.grid.import_adder_usd_per_mwh, pos, tperiod)
+        ambient = self._hourly(site.ambient_c, pos, tperiod)
+        hp = self._hourly(self.inst.market.hashprice_usd_per_ph_day, pos, tperiod) / 1000 / 24
+        fee = float(site.grid.export_fee_usd_per_mwh)
+        derate, pue = {}, {}
+        for q in COOLING_TYPES:
+            b = getattr(site.cooling, q)
+            derate[q] = np.clip(1.0 - b.derate_per_c * np.maximum(0.0, ambient
+                                                                 - b.rated_ambient_c),
+                                b.min_factor, 1.0)
+            pue[q] = b.pue + b.pue_per_c * np.maximum(0.0, ambient - b.pue_ref_c)
+        derived = {"price_usd_per_mwh": price, "import_adder_usd_per_mwh": adder,
+                   "hashprice_usd_per_th_h": hp}
+        for q in COOLING_TYPES:
+            derived[f"derate_{q}"] = derate[q]
+            derived[f"pue_{q}"] = pue[q]
+
+        def decision(name: str, required: bool = True) -> np.ndarray:
+            v = _col(rows, name)
+            if v is None:
+                if required:
+                    self.report.problems.append(f"dispatch.parquet lacks column {name!r}")
+                return np.zeros(n)
+            g_.add("nonnegativity", -v, 1.0, lambda i: f"{name} at {at(i)} = {v[i]:g}")
+            return v
+
+        # ---- decisions of variables that do not exist at this site must be 0
+        own = {f"run_{f.id}" for f in site.fleet} | {f"spot_{g}" for g in self.products}
+        own |= {f"use_{c.id}" for c in self.ppas.values()
+                if c.site == s and c.kind in ("physical", "onsite")}
+        own |= {f"out_{c.id}" for c in self.ppas.values() if c.site == s and c.kind == "onsite"}
+        for col in rows.columns:
+            if col.startswith(("run_", "spot_", "use_", "out_")) and col not in own:
+                v = rows[col].to_numpy(dtype=float)
+                g_.add("undefined_decisions", np.abs(v), 1.0,
+                       lambda i, col=col, v=v: f"{col} at {at(i)} = {v[i]:g}")
+        anc_block = site.grid.ancillary
+        anc = decision("anc_mw", required=anc_block is not None)
+        charge = float(site.grid.demand_charge_usd_per_kw_month)
+        peak = decision("peak_mw", required=charge > 0)
+
+        # ---- mining
+        it = {q: np.zeros(n) for q in COOLING_TYPES}
+        mine = np.zeros(n)
+        for f in site.fleet:
+            run = decision(f"run_{f.id}")
+            A = self.A[s, f.id][period]
+            g_.add("fleet_available", run - A, A,
+                   lambda i, f=f.id, r=run, A=A: f"{f} at {at(i)}: run {r[i]:.6g} > A {A[i]:.6g}")
+            mw = run * f.power_kw / 1000.0
+            it[f.cooling] += mw
+            mine += mw
+            self.cash.add_hourly(s, "mining_revenue",
+                                 run * f.hashrate_th * hp * (1 - self.inst.market.pool_fee),
+                                 w, period)
+            self.cash.add_hourly(s, "mining_opex", -mw * f.opex_usd_per_mwh, w, period)
+        derived["mining_it_mw"] = mine.copy()
+
+        # ---- GPUs and contracts
+        gpu_it = np.zeros(n)
+        for g, prod in self.products.items():
+            spot = decision(f"spot_{g}")
+            I_ = self.I[s, g][period]
+            firm_p = self._firm(s, g)
+            firm = firm_p[period]
+            derived[f"installed_{g}"] = I_
+            derived[f"firm_{g}"] = firm
+            g_.add("gpu_available", spot + firm - I_, I_,
+                   lambda i, g=g, sp=spot, fi=firm, I_=I_:
+                   f"{g} at {at(i)}: spot {sp[i]:.6g} + firm {fi[i]:.6g} > I {I_[i]:.6g}")
+            u = float(prod.spot_max_utilization)
+            g_.add("spot_market", spot - u * I_, u * I_,
+                   lambda i, g=g, sp=spot, I_=I_, u=u:
+                   f"{g} at {at(i)}: spot {sp[i]:.6g} > {u:g} * {I_[i]:.6g}")
+            mw = prod.it_kw / 1000.0 * (prod.idle_fraction * I_
+                                        + (1 - prod.idle_fraction) * (spot + firm))
+            it[prod.cooling] += mw
+            gpu_it += mw
+            spot_price = self._hourly(prod.spot_price_usd_per_gpu_hour, pos, tperiod)
+            self.cash.add_hourly(s, "gpu_spot_revenue", spot * prod.gpus_per_unit * spot_price,
+                                 w, period)
+            self.cash.add_period(s, "gpu_opex",
+                                 -self.I[s, g] * prod.opex_usd_per_unit_year * self.years)
+            col = _col(rows, f"installed_{g}")
+            if col is not None:
+                g_.add("stock_gpus", np.abs(col - I_), I_,
+                       lambda i, g=g, c=col, I_=I_:
+                       f"installed_{g} at {at(i)} = {c[i]:.9g}, I = {I_[i]:.9g}")
+        derived["gpu_it_mw"] = gpu_it
+        for key, k in self.contracts.items():
+            if k.site != s:
+                continue
+            prod = self.products[k.product]
+            act = ((period >= k.start_period) & (period < k.end_period)).astype(float)
+            self.cash.add_hourly(s, "contract_revenue",
+                                 self.accept["contract", key] * k.units * prod.gpus_per_unit
+                                 * k.price_usd_per_gpu_hour * act, w, period)
+
+        # ---- leases
+        lease_it = np.zeros(n)
+        for key, lease in self.leases.items():
+            if lease.site != s:
+                continue
+            acc = self.accept["lease", key]
+            act = ((period >= lease.start_period) & (period < lease.end_period)).astype(float)
+            mw = lease.it_mw * acc * act
+            it[lease.cooling] += mw
+            lease_it += mw
+            self.cash.add_hourly(s, "lease_energy_revenue", mw * lease.energy_rate_usd_per_mwh,
+                                 w, period)
+            pact = ((np.arange(P) >= lease.start_period)
+                    & (np.arange(P) < lease.end_period)).astype(float)
+            self.cash.add_period(s, "lease_capacity_revenue",
+                                 lease.it_mw * acc * 1000.0 * lease.price_usd_per_kw_month
+                                 * self.months * pact)
+        derived["lease_it_mw"] = lease_it
+        load = sum(pue[q] * it[q] for q in COOLING_TYPES) + site.aux_load_mw
+        for q in COOLING_TYPES:
+            derived[f"it_{q}_mw"] = it[q]
+            cap = self.CC[s, q][period] * derate[q]
+            g_.add("cooling", it[q] - cap, cap,
+                   lambda i, q=q, it_=it[q], c=cap:
+                   f"{q} at {at(i)}: IT {it_[i]:.6g} > {c[i]:.6g} MW")
+        derived["load_mw"] = load
+
+        # ---- power
+        imp = decision("imp_mw")
+        energy_in = imp.copy()  # imp + use of physical and onsite PPAs
+        metered = imp.copy()  # imp + use of physical PPAs
+        out_total = np.zeros(n)
+        has_onsite = False
+        for key, c in self.ppas.items():
+            if c.site != s:
+                continue
+            sign = self.accept["ppa", key]
+            if c.baseload_mw is not None:
+                vol = np.full(n, float(c.baseload_mw))
+            else:
+                vol = self._column(c.profile_column, pos) * float(c.capacity_mw)
+            act = (period >= c.start_period) & (period < c.end_period)
+            vol = np.where(act, vol, 0.0)
+            offered = sign * vol
+            strike = float(c.strike_usd_per_mwh)
+            if c.kind == "virtual":
+                self.cash.add_hourly(s, "vppa_settlement", offered * (price - strike), w, period)
+                for col in (f"use_{key}", f"out_{key}"):
+                    v = _col(rows, col)
+                    if v is not None:  # counted in undefined_decisions; ppa_volume too
+                        g_.add("ppa_volume", np.abs(v), 1.0,
+                               lambda i, col=col, v=v: f"{col} at {at(i)} = {v[i]:g} (virtual)")
+                continue
+            derived[f"ppa_volume_{key}_mw"] = vol
+            use = decision(f"use_{key}")
+            out = decision(f"out_{key}", required=c.kind == "onsite")
+            if c.kind != "onsite":
+                g_.add("ppa_volume", np.abs(out), 1.0,
+                       lambda i, key=key, o=out: f"out_{key} at {at(i)} = {o[i]:g} (not onsite)")
+                out = np.zeros(n)
+            else:
+                has_onsite = True
+                out_total += out
+            energy_in += use
+            if c.kind == "physical":
+                metered += use
+            taken = use + out
+            if c.kind == "onsite" and not c.curtailable:
+                viol = np.abs(taken - offered)
+            else:
+                viol = taken - offered
+            g_.add("ppa_volume", viol, offered,
+                   lambda i, key=key, t=taken, o=offered:
+                   f"{key} at {at(i)}: taken {t[i]:.6g}, sign*vol {o[i]:.6g}")
+            if not c.take_or_pay:
+                for p in range(max(0, c.start_period), min(P, c.end_period)):
+                    m = period == p
+                    got = float(np.dot(w[m], taken[m]))
+                    need = float(c.min_take_fraction) * float(np.dot(w[m], offered[m]))
+                    g_.add("ppa_min_take", need - got, need,
+                           lambda _i, key=key, p=p, got=got, need=need:
+                           f"{key} p{p}: {got:,.6g} MWh < {need:,.6g}")
+            # cash
+            if c.take_or_pay:
+                self.cash.add_hourly(s, "ppa_strike", -strike * offered, w, period)
+            else:
+                self.cash.add_hourly(s, "ppa_strike", -strike * use, w, period)
+                if c.kind == "onsite":
+                    self.cash.add_hourly(s, "ppa_strike", -strike * out, w, period)
+            if c.kind == "physical" and c.take_or_pay:
+                self.cash.add_hourly(s, "ppa_settlement", offered * (price - fee), w, period)
+                self.cash.add_hourly(s, "ppa_settlement", -use * (price - fee), w, period)
+            if c.kind == "onsite":
+                self.cash.add_hourly(s, "ppa_export", out * (price - fee), w, period)
+        g_.add("power_balance", np.abs(energy_in - load), load,
+               lambda i: f"{at(i)}: supply {energy_in[i]:.6g} MW, load {load[i]:.6g} MW")
+        GI = self.GI[s][period]
+        g_.add("import_limit", metered - GI, GI,
+               lambda i: f"{at(i)}: imp + physical use {metered[i]:.6g} > GI {GI[i]:.6g} MW")
+        if has_onsite:
+            lim = float(site.grid.export_limit_mw)
+            g_.add("export_limit", out_total - lim, lim,
+                   lambda i: f"{at(i)}: out {out_total[i]:.6g} > {lim:g} MW")
+        if anc_block is not None:
+            g_.add("ancillary", anc - mine, mine,
+                   lambda i: f"{at(i)}: anc {anc[i]:.6g} > mining IT {mine[i]:.6g} MW")
+            g_.add("ancillary", anc - anc_block.max_mw, anc_block.max_mw,
+                   lambda i: f"{at(i)}: anc {anc[i]:.6g} > max {anc_block.max_mw:g} MW")
+            anc_price = self._hourly(anc_block.price_usd_per_mw_h, pos, tperiod)
+            self.cash.add_hourly(s, "ancillary_revenue", anc * anc_price, w, period)
+        else:
+            g_.add("undefined_decisions", np.abs(anc), 1.0,
+                   lambda i: f"anc_mw at {at(i)} = {anc[i]:g} (no ancillary block)")
+        if charge > 0:
+            pk = np.zeros(P)
+            for p in range(P):
+                m = period == p
+                if m.any():
+                    vals = peak[m]
+                    pk[p] = float(vals.max())
+                    g_.add("demand_peak", vals.max() - vals.min(), vals.max(),
+                           lambda _i, p=p: f"{s} p{p}: peak_mw not constant in the period")
+            g_.add("demand_peak", metered - pk[period], pk[period],
+                   lambda i: f"{at(i)}: metered {metered[i]:.6g} > peak {pk[period[i]]:.6g} MW")
+            self.cash.add_period(s, "demand_charge", -pk * 1000.0 * charge * self.months)
+        self.cash.add_hourly(s, "grid_energy", -imp * price, w, period)
+        self.cash.add_hourly(s, "import_adder", -metered * adder, w, period)
+        cp = site.grid.coincident_peak
+        if cp is not None:
+            flag = self._column(cp.flag_column, pos)
+            self.cash.add_hourly(s, "coincident_peak",
+                                 -flag * cp.charge_usd_per_kw_year * 1000.0
+                                 / cp.intervals_per_year * metered, w, period)
+        self.cash.add_period(s, "fixed_opex", -site.fixed_opex_usd_per_year * self.years)
+
+        # ---- derived columns of dispatch.parquet vs recomputed (extra check)
+        for name, mine_ in derived.items():
+            col = _col(rows, name)
+            if col is None:
+                continue
+            ref = np.asarray(mine_, dtype=float)
+            self.c.add("dispatch_derived", np.abs(col - ref), ref,
+                       lambda i, name=name, c=col, r=ref:
+                       f"{name} at {at(i)}: {c[i]:.9g} vs {r[i]:.9g}")
+        self._site_rows = getattr(self, "_site_rows", {})
+        self._site_rows[s] = (rows, at)
+
+    # ------------------------------------------------------------------ capex cash
+    def capex_cash(self) -> None:
+        P, y = self.P, self.y_start
+        eye = np.eye(P)
+
+        def residual(price, arr, lead, life):
+            out = np.zeros(P)
+            for p in range(P):
+                d = p + lead
+                if arr[p] == 0 or d > P - 1:
+                    continue
+                out[p] = price[p] * max(0.0, 1.0 - (self.y_end - y[d]) / life) * arr[p]
+            return out
+
+        for (s, g), arr in self.buy.items():
+            prod = self.products[g]
+            price = _per_period(prod.capex_usd, P)
+            self.cash.add_period(s, "gpu_capex", -arr * price)
+            self.cash.add_period(s, "residual_value", residual(price, arr,
+                                                               int(prod.lead_periods),
+                                                               float(prod.life_years)))
+        for s, arr in self.conv.items():
+            c = self.sites[s].halls.conversion
+            price = np.full(P, float(c.capex_usd_per_block))
+            self.cash.add_period(s, "conversion_capex", -arr * price)
+            self.cash.add_period(s, "residual_value", residual(price, arr, int(c.lead_periods),
+                                                               float(c.life_years)))
+        for (s, kind, u), arr in self.upg.items():
+            up = self.upgrades[s, kind, u]
+            price = np.full(P, float(up.capex_usd))
+            self.cash.add_period(s, f"{kind}_capex", -arr * price)
+            self.cash.add_period(s, "residual_value", residual(price, arr, int(up.lead_periods),
+                                                               float(up.life_years)))
+        for (s, f), arr in self.retire.items():
+            fleet = next(x for x in self.sites[s].fleet if x.id == f)
+            self.cash.add_period(s, "asic_salvage",
+                                 arr * _per_period(fleet.salvage_usd_per_unit, P))
+        del eye
+        # capex.csv capex_usd column vs quantity * price
+        cap = self.capex
+        if {"capex_usd", "quantity", "kind", "item", "site", "period"} <= set(cap.columns):
+            for i, row in enumerate(cap.itertuples(index=False)):
+                try:
+                    p, q, usd = int(row.period), float(row.quantity), float(row.capex_usd)
+                except (TypeError, ValueError):
+                    continue
+                if not 0 <= p < P:
+                    continue
+                price = self._unit_price(str(row.site), str(row.kind), str(row.item), p)
+                if price is None:
+                    continue
+                want = q * price
+                self.c.add("capex_table", abs(usd - want), want,
+                           lambda _i, i=i, usd=usd, want=want:
+                           f"capex.csv row {i + 2}: {usd:,.2f} vs {want:,.2f}")
+        if "period_start" in cap.columns and len(cap):
+            try:
+                got = pd.DatetimeIndex(pd.to_datetime(cap["period_start"], utc=True))
+                per = cap["period"].to_numpy(dtype=int)
+                ok = (per >= 0) & (per < P)
+                want = self.starts[np.clip(per, 0, P - 1)]
+                bad = (~ok) | (np.asarray(got.asi8) != np.asarray(
+                    want.as_unit(got.unit).asi8))
+                self.c.add("capex_table", bad.astype(float), 1.0,
+                           lambda i: f"capex.csv row {i + 2}: period_start {got[i]} is not "
+                                     f"the start of period {per[i]}")
+            except (TypeError, ValueError) as e:
+                self.report.problems.append(f"capex.csv period_start unreadable: {e}")
+
+    def _unit_price(self, s, kind, item, p) -> float | None:
+        site = self.sites.get(s)
+        if site is None:
+            return None
+        if kind == "gpu" and item in self.products:
+            return float(_per_period(self.products[item].capex_usd, self.P)[p])
+        if kind == "conversion" and site.halls.conversion is not None:
+            return float(site.halls.conversion.capex_usd_per_block)
+        if (s, kind, item) in self.upgrades:
+            return float(self.upgrades[s, kind, item].capex_usd)
+        if kind == "retire":
+            for f in site.fleet:
+                if f.id == item:
+                    return -float(_per_period(f.salvage_usd_per_unit, self.P)[p])
+            return None
+        if kind in ("contract", "lease", "ppa"):
+            return 0.0
+        return None
+
+    # ------------------------------------------------------------------ cash compare
+    def compare_cash(self) -> None:
+        rep, P = self.report, self.P
+        table = self.cash_table
+        need = {"site", "period", "term", "undiscounted_usd", "discount_factor",
+                "discounted_usd"}
+        if not need <= set(table.columns):
+            rep.problems.append(f"cashflows.csv lacks columns {sorted(need - set(table.columns))}")
+            return
+        factor = {"hourly": self.D, "period": self.D, "capex": self.E,
+                  "residual": np.full(P, self.D_end)}
+        reported: dict[tuple[str, int, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+        for i, row in enumerate(table.itertuples(index=False)):
+            key = (str(row.site), int(row.period), str(row.term))
+            reported[key][0] += float(row.undiscounted_usd)
+            reported[key][1] += float(row.discounted_usd)
+            kind = TERM_KIND.get(key[2])
+            if kind is None:
+                continue
+            if 0 <= key[1] < P:
+                want = float(factor[kind][key[1]])
+                self.c.add("discount_factor", abs(float(row.discount_factor) - want), 1.0,
+                           lambda _i, i=i, key=key, got=float(row.discount_factor), want=want:
+                           f"cashflows.csv row {i + 2} ({key[2]} {key[0]} p{key[1]}): "
+                           f"{got!r} vs {want!r}")
+        terms = {t: TermCheck(t, TERM_KIND[t]) for t in CASHFLOW_TERMS}
+        for key in reported:
+            if key[2] not in terms:
+                terms[key[2]] = TermCheck(key[2], "unknown")
+            if key[0] not in self.sites or not 0 <= key[1] < P:
+                rep.problems.append(f"cashflows.csv has a row for site {key[0]!r}, "
+                                    f"period {key[1]}, term {key[2]!r} outside the instance")
+        npv = 0.0
+        keys = set(reported) | {(s, p, t) for (s, t) in self.cash.value for p in range(P)}
+        for key in sorted(keys):
+            s, p, t = key
+            tc = terms[t]
+            if (s, t) in self.cash.value and 0 <= p < P:
+                val = float(self.cash.value[s, t][p])
+                gross = float(self.cash.gross[s, t][p])
+                f = float(factor[TERM_KIND[t]][p])
+            else:
+                val, gross, f = 0.0, 0.0, 1.0
+            disc = val * f
+            npv += disc
+            got_u, got_d = reported.get(key, (0.0, 0.0))
+            du, dd = abs(got_u - val), abs(got_d - disc)
+            rel = max(du / max(1.0, gross), dd / max(1.0, gross * f))
+            tc.rows += 1
+            tc.recomputed_discounted += disc
+            tc.reported_discounted += got_d
+            tc.max_diff_undiscounted = max(tc.max_diff_undiscounted, du)
+            tc.max_diff_discounted = max(tc.max_diff_discounted, dd)
+            if rel > tc.max_relative or (not tc.where and rel > 0):
+                tc.max_relative = rel
+                tc.where = (f"{s} p{p}: reported {got_u:,.4f} vs recomputed {val:,.4f} "
+                            f"(discounted {got_d:,.4f} vs {disc:,.4f})")
+        for tc in terms.values():
+            tc.ok = tc.max_relative <= rep.tolerance
+        rep.terms = {n: tc for n, tc in terms.items() if tc.rows or n in CASHFLOW_TERMS}
+        rep.npv_recomputed = npv
+        if rep.npv_reported is not None:
+            total = float(table["discounted_usd"].sum())
+            self.c.add("cashflows_sum", abs(total - rep.npv_reported), rep.npv_reported,
+                       lambda _i: f"sum {total:,.4f} vs npv_usd {rep.npv_reported:,.4f}")
+
+    def compare_hourly_columns(self) -> None:
+        for s, (rows, at) in getattr(self, "_site_rows", {}).items():
+            for col in rows.columns:
+                if not (col.startswith("cf_") and col.endswith("_usd_per_h")):
+                    continue
+                term = col[3:-len("_usd_per_h")]
+                got = rows[col].to_numpy(dtype=float)
+                ref = self.cash.hourly.get((s, term))
+                ref = np.zeros(len(rows)) if ref is None else np.asarray(ref, dtype=float)
+                self.c.add("dispatch_cashflows", np.abs(got - ref), ref,
+                           lambda i, col=col, g=got, r=ref, at=at:
+                           f"{col} at {at(i)}: {g[i]:.9g} vs {r[i]:.9g}")
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> None:
+        self.time()
+        self.decisions()
+        self.stocks()
+        self.operations()
+        if not hasattr(self, "cash"):
+            return
+        self.capex_cash()
+        self.compare_cash()
+        self.compare_hourly_columns()
+        tol = self.report.tolerance
+        for g in self.report.groups.values():
+            g.ok = g.max_relative <= tol and math.isfinite(g.max_violation)
