@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.core.expr.numeric_expr import LinearExpression
 
 from .cashflow import CashflowRegistry
 from .data import ModelData
@@ -76,3 +77,14 @@ def checked(rule):
 
 def add_always_zero(m: pyo.ConcreteModel) -> None:
     m.always_zero = pyo.Var(bounds=(0.0, 0.0))
+
+
+def linear(coefs: list, variables: list, constant: float = 0.0) -> LinearExpression:
+    """A flat linear expression: hourly rows are built this way because Pyomo's
+    standard-form compiler reads it without walking an expression tree."""
+    return LinearExpression(constant=constant, linear_coefs=coefs, linear_vars=variables)
+
+
+def var_list(var, prefix: tuple, n: int) -> list:
+    """The VarData of ``var[prefix + (t,)]`` for every step t, fetched once."""
+    return [var[prefix + (t,)] for t in range(n)]

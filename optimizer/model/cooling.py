@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pyomo.environ as pyo
 
-from .context import Context
+from .context import Context, linear, var_list
 from .data import COOLING_TYPES
 
 
@@ -26,16 +26,28 @@ def build(ctx: Context) -> None:
         rule=lambda m, s, q, p: m.period_it_mw[s, q, p] == sum(
             part(p) for part in ctx.it_period.get((s, q), [])))
 
-    parts = {(s, q): ctx.it_hourly.get((s, q), []) for s in sites for q in COOLING_TYPES}
+    n = ctx.n_steps
+    parts = {(s, q): [(c, var_list(var, prefix, n))
+                      for c, var, prefix in ctx.it_hourly.get((s, q), [])]
+             for s in sites for q in COOLING_TYPES}
+    period_it = {(s, q): [m.period_it_mw[s, q, p] for p in range(P)]
+                 for s in sites for q in COOLING_TYPES}
 
-    def it_load(s: str, q: str, t: int):
-        """IT_q at site s, step t (MW)."""
-        return sum(c[t] * var[prefix + (t,)] for c, var, prefix in parts[s, q]) \
-            + m.period_it_mw[s, q, period[t]]
+    def it_terms(s: str, q: str, t: int) -> tuple[list, list]:
+        """IT_q at site s, step t (MW), as coefficient and variable lists."""
+        ps = parts[s, q]
+        return ([c[t] for c, _ in ps] + [1.0],
+                [v[t] for _, v in ps] + [period_it[s, q][period[t]]])
 
-    ctx.it_load = it_load
+    ctx.it_terms = it_terms
     derate = {(s, q): d.sites[s].cooling[q].derate.tolist() for s in sites for q in COOLING_TYPES}
-    m.cooling = pyo.Constraint(
-        sites, COOLING_TYPES, T,
-        rule=lambda m, s, q, t: it_load(s, q, t) <= m.cooling_mw[s, q, period[t]] * derate[
-            s, q][t])
+    capacity = {(s, q): [m.cooling_mw[s, q, p] for p in range(P)]
+                for s in sites for q in COOLING_TYPES}
+
+    def cooling(m, s, q, t):
+        coefs, variables = it_terms(s, q, t)
+        coefs.append(-derate[s, q][t])
+        variables.append(capacity[s, q][period[t]])
+        return (None, linear(coefs, variables), 0.0)
+
+    m.cooling = pyo.Constraint(sites, COOLING_TYPES, T, rule=cooling)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyomo.environ as pyo
 
-from .context import Context, checked
+from .context import Context, checked, linear, var_list
 
 
 def build(ctx: Context) -> None:
@@ -15,8 +15,10 @@ def build(ctx: Context) -> None:
     m.run = pyo.Var(keys, T, domain=pyo.NonNegativeReals)  # ASIC units hashing
     period = ctx.period_of()
 
-    m.fleet_available = pyo.Constraint(
-        keys, T, rule=lambda m, s, f, t: m.run[s, f, t] <= m.asics[s, f, period[t]])
+    run = {k: var_list(m.run, k, ctx.n_steps) for k in keys}
+    asics = {k: [m.asics[k + (p,)] for p in range(ctx.P)] for k in keys}
+    m.fleet_available = pyo.Constraint(keys, T, rule=lambda m, s, f, t: (
+        None, linear([1.0, -1.0], [run[s, f][t], asics[s, f][period[t]]]), 0.0))
     m.mining_hall = pyo.Constraint(
         list(d.sites), range(ctx.P),
         rule=checked(lambda m, s, p: sum(m.asics[s, f.id, p] * (f.power_kw / 1000.0)

@@ -2,7 +2,7 @@
 
 Groups power_balance, import_limit, ppa_volume, export_limit, ppa_min_take,
 ancillary and demand_peak. The power balance is where the other modules' loads
-meet (through ``ctx.it_load``).
+meet (through ``ctx.it_terms``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyomo.environ as pyo
 
-from .context import Context, checked
+from .context import Context, checked, linear, var_list
 from .data import COOLING_TYPES
 
 
@@ -44,14 +44,35 @@ def build(ctx: Context) -> None:
         """MW through the meter: grid imports plus physical PPA energy."""
         return m.imp[s, t] + sum(m.use[c, t] for c in physical_at[s])
 
+    n = ctx.n_steps
     pue = {(s, q): d.sites[s].cooling[q].pue.tolist() for s in sites for q in COOLING_TYPES}
-    aux = {s: d.sites[s].aux_load_mw for s in sites}
-    it_load = ctx.it_load
-    m.power_balance = pyo.Constraint(sites, T, rule=lambda m, s, t: m.imp[s, t] + sum(
-        m.use[c, t] for c in energy_at[s]) == sum(
-        pue[s, q][t] * it_load(s, q, t) for q in COOLING_TYPES) + aux[s])
-    m.import_limit = pyo.Constraint(sites, T, rule=lambda m, s, t: metered(
-        m, s, t) <= m.grid_import_mw[s, period[t]])
+    imp = {s: var_list(m.imp, (s,), n) for s in sites}
+    use = {c.id: var_list(m.use, (c.id,), n) for c in energy}
+    grid_mw = {s: [m.grid_import_mw[s, p] for p in range(P)] for s in sites}
+    it_terms = ctx.it_terms
+
+    def power_balance(m, s, t):
+        """sum_q pue_q * IT_q - imp - sum use = -aux"""
+        coefs, variables = [], []
+        for q in COOLING_TYPES:
+            c, v = it_terms(s, q, t)
+            k = pue[s, q][t]
+            coefs += [k * x for x in c]
+            variables += v
+        coefs += [-1.0] * (1 + len(energy_at[s]))
+        variables += [imp[s][t]] + [use[c][t] for c in energy_at[s]]
+        rhs = -d.sites[s].aux_load_mw
+        return (rhs, linear(coefs, variables), rhs)
+
+    m.power_balance = pyo.Constraint(sites, T, rule=power_balance)
+
+    def import_limit(m, s, t):
+        k = len(physical_at[s])
+        return (None, linear([1.0] * (k + 1) + [-1.0],
+                             [imp[s][t]] + [use[c][t] for c in physical_at[s]]
+                             + [grid_mw[s][period[t]]]), 0.0)
+
+    m.import_limit = pyo.Constraint(sites, T, rule=import_limit)
 
     vol = {c.id: d.ppa_volume[c.id].tolist() for c in energy}
 
