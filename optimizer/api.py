@@ -20,11 +20,11 @@ import pandas as pd
 from .instance import Instance, load_instance
 from .model.build import BuiltModel, build_model
 from .model.data import prepare
-from .results.tables import capex_table, cashflow_tables, dispatch_table, kpis
-from .results.writer import instance_files, to_json, write_run_folder
 from .results.infeasibility import ELASTIC_GROUPS, explain, infeasibility_table
 from .results.marginals import marginal_table
+from .results.tables import capex_table, cashflow_tables, dispatch_table, kpis
 from .results.warmstart import integer_start
+from .results.writer import instance_files, to_json, write_run_folder
 from .solve import SolveOptions, SolveOutcome, close_log, highs_version, solve_model
 from .timegrid import TimeGrid, build_time_grid
 
@@ -79,7 +79,9 @@ class Result:
             "best_bound_usd": self.best_bound_usd,
             "mip_gap": self.mip_gap,
             "resolution": {"mode": self.grid.mode, "steps": int(self.grid.n_steps),
-                           "periods": int(self.grid.n_periods)},
+                           "periods": int(self.grid.n_periods),
+                           **({"days_per_period": self.grid.extra["days_per_period"]}
+                              if "days_per_period" in self.grid.extra else {})},
             "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
             "highs_run_time_s": self.highs_run_time_s,
             "solver": {"name": "highs", "version": highs_version(),

@@ -24,17 +24,23 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from .instance import ColumnRef, InstanceError, load_instance
 
-__all__ = ["CheckReport", "GroupCheck", "TermCheck", "check_run", "CONSTRAINT_GROUPS",
-           "CASHFLOW_TERMS"]
+__all__ = [
+    "CASHFLOW_TERMS",
+    "CONSTRAINT_GROUPS",
+    "CheckReport",
+    "GroupCheck",
+    "TermCheck",
+    "check_run",
+]
 
 HOURS_PER_YEAR = 8760.0
 COOLING_TYPES = ("air", "liquid")
@@ -112,7 +118,8 @@ class GroupCheck:
     rows: int = 0
     max_violation: float = 0.0
     max_relative: float = 0.0
-    where: str = ""
+    where: str = ""  # row of the largest absolute violation
+    where_relative: str = ""  # row of the largest relative violation
     ok: bool = True
 
 
@@ -145,6 +152,7 @@ class CheckReport:
     npv_recomputed: float | None = None
     npv_reported: float | None = None
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     # ---- NPV
     @property
@@ -198,33 +206,31 @@ class CheckReport:
         max_relative (what the tolerance applies to), tolerance, ok, where."""
         rows = []
         for g in self.groups.values():
-            rows.append(dict(section=g.section, name=g.name, unit=g.unit, rows=g.rows,
-                             max_violation=g.max_violation, max_relative=g.max_relative,
-                             max_diff_discounted=np.nan, tolerance=self.tolerance, ok=g.ok,
-                             where=g.where))
+            rows.append({"section": g.section, "name": g.name, "unit": g.unit, "rows": g.rows,
+                         "max_violation": g.max_violation, "max_relative": g.max_relative,
+                         "max_diff_discounted": np.nan, "tolerance": self.tolerance,
+                         "ok": g.ok, "where": g.where, "where_relative": g.where_relative})
         for t in self.terms.values():
-            rows.append(dict(section="cashflow", name=t.name, unit="USD", rows=t.rows,
-                             max_violation=t.max_diff_undiscounted,
-                             max_relative=t.max_relative,
-                             max_diff_discounted=t.max_diff_discounted,
-                             tolerance=self.tolerance, ok=t.ok, where=t.where))
-        rows.append(dict(section="npv", name="npv_usd", unit="USD", rows=1,
-                         max_violation=self.npv_difference if self.npv_difference is not None
-                         else np.nan,
-                         max_relative=self.npv_relative_difference
-                         if self.npv_relative_difference is not None else np.nan,
-                         max_diff_discounted=np.nan, tolerance=self.npv_tolerance,
-                         ok=self.npv_ok, where=""))
-        return pd.DataFrame(rows, columns=["section", "name", "unit", "rows", "max_violation",
-                                           "max_relative", "max_diff_discounted", "tolerance",
-                                           "ok", "where"])
+            rows.append({"section": "cashflow", "name": t.name, "unit": "USD", "rows": t.rows,
+                         "max_violation": t.max_diff_undiscounted,
+                         "max_relative": t.max_relative,
+                         "max_diff_discounted": t.max_diff_discounted,
+                         "tolerance": self.tolerance, "ok": t.ok, "where": t.where,
+                         "where_relative": t.where})
+        diff, rel = self.npv_difference, self.npv_relative_difference
+        rows.append({"section": "npv", "name": "npv_usd", "unit": "USD", "rows": 1,
+                     "max_violation": np.nan if diff is None else diff,
+                     "max_relative": np.nan if rel is None else rel,
+                     "max_diff_discounted": np.nan, "tolerance": self.npv_tolerance,
+                     "ok": self.npv_ok, "where": "", "where_relative": ""})
+        return pd.DataFrame(rows)
 
     def to_text(self) -> str:
         verdict = "OK" if self.ok else "FAILED (" + ", ".join(self.failed()) + ")"
         lines = [f"Check of {self.run_dir}: {verdict}",
-                 f"instance {self.instance or '?'}, {self.mode or '?'} resolution, "
-                 f"{self.steps} steps per site; tolerance {self.tolerance:g} relative "
-                 f"(violation / max(1, |rhs|)), NPV {self.npv_tolerance:g} relative"]
+                 (f"instance {self.instance or '?'}, {self.mode or '?'} resolution, "
+                  f"{self.steps} steps per site; tolerance {self.tolerance:g} relative "
+                  f"(violation / max(1, |rhs|)), NPV {self.npv_tolerance:g} relative")]
         if self.problems:
             lines.append("")
             lines.append("Problems:")
@@ -264,6 +270,10 @@ class CheckReport:
                 lines.append("  " + "  ".join(
                     c.ljust(w) if i in (0, 1, 7, 8) else c.rjust(w)
                     for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+        if self.notes:
+            lines.append("")
+            lines.append("Notes:")
+            lines += [f"  - {n}" for n in self.notes]
         lines.append("")
         if self.npv_recomputed is None or self.npv_reported is None:
             lines.append(f"NPV: recomputed {self.npv_recomputed}, summary.json "
@@ -301,10 +311,13 @@ class _Groups:
         rel = v / s
         g.rows += int(v.size)
         i = int(np.argmax(rel))
-        if rel[i] > g.max_relative or (g.where == "" and rel[i] > 0):
+        if rel[i] > g.max_relative:
             g.max_relative = float(rel[i])
-            g.where = where(i) if where is not None else ""
-        g.max_violation = max(g.max_violation, float(v.max()))
+            g.where_relative = where(i) if where is not None else ""
+        j = int(np.argmax(v))
+        if v[j] > g.max_violation:
+            g.max_violation = float(v[j])
+            g.where = where(j) if where is not None else ""
 
     def touch(self, name: str, rows: int = 1) -> None:
         """Mark a group as evaluated with no violation."""
@@ -559,8 +572,7 @@ class _Checker:
             if prod.max_units_per_period is not None:
                 cap_ = float(prod.max_units_per_period)
                 self.g.add("buy_limit", total - cap_, cap_,
-                           lambda p, g=g, t=total: f"{g} p{p}: {t[p]:g} > "
-                                                   f"{prod.max_units_per_period}")
+                           lambda p, g=g, t=total, c=cap_: f"{g} p{p}: {t[p]:g} > {c:g}")
         for s, site in self.sites.items():
             conv = site.halls.conversion
             if conv is not None:
@@ -684,7 +696,7 @@ class _Checker:
 
     def _capex_spent(self) -> np.ndarray:
         spent = np.zeros(self.P)
-        for (s, g), arr in self.buy.items():
+        for (_s, g), arr in self.buy.items():
             spent += arr * _per_period(self.products[g].capex_usd, self.P)
         for s, arr in self.conv.items():
             spent += arr * self.sites[s].halls.conversion.capex_usd_per_block
@@ -729,7 +741,7 @@ class _Checker:
             if len(rows) == 0:
                 rep.problems.append(f"dispatch.parquet has no rows for site {s}")
                 continue
-            key = (rows["period"].to_numpy(), pd.DatetimeIndex(rows["timestamp"]).as_unit("ns")
+            key = (rows["period"].to_numpy().astype(np.int64), pd.DatetimeIndex(rows["timestamp"]).as_unit("ns")
                    .asi8, rows["weight"].to_numpy(dtype=float))
             if steps is None:
                 steps = key
@@ -739,6 +751,8 @@ class _Checker:
                 self.g.add("time_grid", 1.0, 1.0,
                            lambda _i, s=s: f"site {s} has other steps than the first site")
             self._site(s, rows.reset_index(drop=True))
+        if steps is not None:
+            self._representative(*steps)
         unknown = sorted(set(disp["site"].astype(str)) - set(self.sites))
         if unknown:
             rep.problems.append(f"dispatch.parquet has rows of unknown sites {unknown}")
@@ -746,7 +760,71 @@ class _Checker:
         if steps_summary is not None and steps is not None and steps_summary != len(steps[0]):
             rep.problems.append(f"summary.json resolution.steps = {steps_summary} but "
                                 f"dispatch.parquet has {len(steps[0])} steps per site")
-        self.report.mode = str((self.summary.get("resolution") or {}).get("mode", ""))
+        mode = (self.summary.get("resolution") or {}).get("mode")
+        if not mode and steps is not None:
+            mode = "hourly" if np.all(steps[2] == 1.0) else "representative"
+        self.report.mode = str(mode or "")
+
+    def _representative(self, period, ts_ns, w) -> None:
+        """Representative mode (some weight != 1): the coincident-peak days and the day of
+        each period's highest grid price (over all sites) are steps of weight 1 when
+        ``keep_peak_days``; reports the number of clustered days per period as a note."""
+        if np.all(w == 1.0):
+            return
+        hz, P = self.inst.horizon, self.P
+        day_ns = 86_400 * 10**9
+        step_day = ts_ns // day_ns
+        weight_of = dict(zip(step_day.tolist(), w.tolist()))
+        hours = self.horizon_hours.as_unit("ns").asi8
+        pos = np.arange(len(hours))
+        hperiod = np.searchsorted(self.start_ns, hours, side="right") - 1
+        hday = hours // day_ns
+        flag = np.zeros(len(hours), dtype=bool)
+        prices = []
+        for site in self.inst.sites:
+            cp = site.grid.coincident_peak
+            if cp is not None:
+                flag |= self._column(cp.flag_column, pos) > 0
+            prices.append(self._hourly(site.grid.price_usd_per_mwh, pos, hperiod))
+        top_price = np.max(prices, axis=0)
+        k_seen = set()
+        for p in range(P):
+            inp = hperiod == p
+            n_days = len(np.unique(hday[inp]))
+            chosen = set(np.unique(step_day[period == p]).tolist())
+            single = {d for d in chosen if weight_of[d] == 1.0}
+            peak_days: set[int] = set()
+            if hz.resolution.keep_peak_days:
+                for d in sorted(set(np.unique(hday[inp & flag]).tolist())):
+                    peak_days.add(d)
+                    self.g.add("time_grid", 0.0 if d in single else 1.0, 1.0,
+                               lambda _i, p=p, d=d: f"p{p}: coincident-peak day "
+                               f"{pd.Timestamp(d * day_ns, tz='UTC').date()} is not a "
+                               f"step day of weight 1")
+                top = top_price[inp].max()
+                top_days = set(np.unique(hday[inp & (top_price == top)]).tolist())
+                kept = top_days & single
+                self.g.add("time_grid", 0.0 if kept else 1.0, 1.0,
+                           lambda _i, p=p, top=top: f"p{p}: the day of the highest grid "
+                                                    f"price ({top:g} USD/MWh) is not a step "
+                                                    f"day of weight 1")
+                peak_days.add(min(kept) if kept else min(top_days))
+            clustered = len(chosen - peak_days)
+            if n_days - len(peak_days) > clustered:  # the remaining days were clustered
+                k_seen.add(clustered)
+        solved_k = (self.summary.get("resolution") or {}).get("days_per_period")
+        if solved_k is not None:
+            # the run records the K it was solved with: clustered days must match it
+            wrong = sorted(k_seen - {int(solved_k)})
+            self.g.add("time_grid", float(len(wrong)), 1.0,
+                       lambda _i: f"{wrong} clustered days per period, summary.json says "
+                                  f"days_per_period = {solved_k}")
+            return
+        k = hz.resolution.days_per_period
+        if k_seen and k_seen != {k}:
+            self.report.notes.append(
+                f"representative days: {sorted(k_seen)} clustered days per period, the "
+                f"instance says days_per_period = {k} (a solve option may override it)")
 
     def _site(self, s: str, rows: pd.DataFrame) -> None:
         site, P, g_ = self.sites[s], self.P, self.g
@@ -756,7 +834,7 @@ class _Checker:
             ts = ts.tz_localize("UTC")
         ts = ts.tz_convert("UTC")
         ts_ns = ts.asi8
-        period = rows["period"].to_numpy()
+        period = rows["period"].to_numpy().astype(np.int64)
         w = rows["weight"].to_numpy(dtype=float)
 
         def at(i):
@@ -1040,7 +1118,6 @@ class _Checker:
     # ------------------------------------------------------------------ capex cash
     def capex_cash(self) -> None:
         P, y = self.P, self.y_start
-        eye = np.eye(P)
 
         def residual(price, arr, lead, life):
             out = np.zeros(P)
@@ -1074,7 +1151,6 @@ class _Checker:
             fleet = next(x for x in self.sites[s].fleet if x.id == f)
             self.cash.add_period(s, "asic_salvage",
                                  arr * _per_period(fleet.salvage_usd_per_unit, P))
-        del eye
         # capex.csv capex_usd column vs quantity * price
         cap = self.capex
         if {"capex_usd", "quantity", "kind", "item", "site", "period"} <= set(cap.columns):
@@ -1158,6 +1234,7 @@ class _Checker:
                 rep.problems.append(f"cashflows.csv has a row for site {key[0]!r}, "
                                     f"period {key[1]}, term {key[2]!r} outside the instance")
         npv = 0.0
+        worst: dict[str, float] = {}
         keys = set(reported) | {(s, p, t) for (s, t) in self.cash.value for p in range(P)}
         for key in sorted(keys):
             s, p, t = key
@@ -1176,12 +1253,13 @@ class _Checker:
             tc.rows += 1
             tc.recomputed_discounted += disc
             tc.reported_discounted += got_d
-            tc.max_diff_undiscounted = max(tc.max_diff_undiscounted, du)
-            tc.max_diff_discounted = max(tc.max_diff_discounted, dd)
-            if rel > tc.max_relative or (not tc.where and rel > 0):
-                tc.max_relative = rel
+            tc.max_relative = max(tc.max_relative, rel)
+            if max(du, dd) > worst.get(t, 0.0):
+                worst[t] = max(du, dd)
                 tc.where = (f"{s} p{p}: reported {got_u:,.4f} vs recomputed {val:,.4f} "
                             f"(discounted {got_d:,.4f} vs {disc:,.4f})")
+            tc.max_diff_undiscounted = max(tc.max_diff_undiscounted, du)
+            tc.max_diff_discounted = max(tc.max_diff_discounted, dd)
         for tc in terms.values():
             tc.ok = tc.max_relative <= rep.tolerance
         rep.terms = {n: tc for n, tc in terms.items() if tc.rows or n in CASHFLOW_TERMS}

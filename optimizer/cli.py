@@ -11,7 +11,6 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -19,7 +18,7 @@ from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Hashpivot: plan a Bitcoin miner's pivot to AI compute (Pyomo + HiGHS).")
-out = Console()
+out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 
@@ -58,16 +57,16 @@ def schema() -> None:
 def solve(
     instance: Path = typer.Argument(..., help="instance YAML file"),
     out_dir: Path = typer.Option(None, "--out", help="run folder (default runs/<name>)"),
-    time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0,
+    time_limit: float | None = typer.Option(None, "--time-limit", min=0,
                                                help="seconds for HiGHS"),
     mip_gap: float = typer.Option(1e-4, "--mip-gap", min=0, help="relative MIP gap"),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1),
-    resolution: Optional[str] = typer.Option(None, "--resolution",
+    threads: int | None = typer.Option(None, "--threads", min=1),
+    resolution: str | None = typer.Option(None, "--resolution",
                                              help="hourly: force hourly resolution"),
-    representative_days: Optional[int] = typer.Option(
+    representative_days: int | None = typer.Option(
         None, "--representative-days", min=1, help="representative days per period"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="stream HiGHS's log"),
-    warm_start: Optional[Path] = typer.Option(
+    warm_start: Path | None = typer.Option(
         None, "--warm-start", help="run folder whose integer decisions start HiGHS"),
     route: str = typer.Option("stdform", "--route", hidden=True),
 ) -> None:
@@ -81,6 +80,11 @@ def solve(
     t0 = time.perf_counter()
     inst = _load(instance)
     load_s = time.perf_counter() - t0
+    if representative_days is not None and resolution != "hourly":
+        shortest = min(inst.horizon.period_days())
+        if representative_days > shortest:
+            _fail(f"--representative-days: {representative_days} is more than the {shortest} "
+                  f"days of the shortest period of {instance}", 2)
     target = out_dir or Path("runs") / inst.name
     try:
         with err.status("building and solving…") if not verbose and err.is_terminal else \
@@ -106,14 +110,39 @@ def solve(
         _fail(f"{instance}: {reason}; see {written / 'solver.log'}", result.exit_code)
 
 
+@app.command()
+def check(
+    run_dir: Path = typer.Argument(..., help="run folder written by solve"),
+    tolerance: float = typer.Option(1e-6, "--tolerance", min=0,
+                                    help="relative tolerance of every check"),
+) -> None:
+    """Recompute every constraint and cash flow of a run folder, independently of the
+    model and the solver; exit 1 if any violation or NPV difference exceeds the
+    tolerance."""
+    from .check import check_run
+
+    if not (run_dir / "summary.json").is_file():
+        _fail(f"{run_dir}: not a run folder (no summary.json)", 2)
+    try:
+        report = check_run(run_dir, tolerance=tolerance)
+    except Exception as exc:  # noqa: BLE001 - report, never dump a traceback
+        if os.environ.get("HASHPIVOT_DEBUG"):
+            raise
+        _fail(f"{run_dir}: cannot check: {type(exc).__name__}: {exc}", 1)
+    out.print(report.to_text(), markup=False, highlight=False)
+    if not report.ok:
+        _fail(f"{run_dir}: check failed: {', '.join(report.failed())}", 1)
+
+
 @app.command("compare-resolution")
 def compare_resolution(
     instance: Path = typer.Argument(..., help="instance YAML file"),
     days: str = typer.Option("4,8,12", "--days", help="comma-separated K values"),
-    out_csv: Path = typer.Option(None, "--out", help="CSV file (default runs/<name>-resolution.csv)"),
-    time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0),
+    out_csv: Path = typer.Option(None, "--out",
+                                 help="CSV file (default runs/<name>-resolution.csv)"),
+    time_limit: float | None = typer.Option(None, "--time-limit", min=0),
     mip_gap: float = typer.Option(1e-4, "--mip-gap", min=0),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1),
+    threads: int | None = typer.Option(None, "--threads", min=1),
 ) -> None:
     """Solve hourly and with K representative days per period; report the error."""
     from .api import compare_resolution as api_compare

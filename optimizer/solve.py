@@ -56,7 +56,7 @@ class SolveOutcome:
     timings_s: dict = field(default_factory=dict)
     highs_run_time_s: float | None = None
     message: str = ""
-    session: "StdformSession | None" = None  # for duals and the elastic re-solve
+    session: StdformSession | None = None  # for duals and the elastic re-solve
 
 
 def highs_version() -> str:
@@ -105,8 +105,8 @@ def _status_from_highs(h: highspy.Highs) -> tuple[str, bool]:
 
 
 def _solve_stdform(model: pyo.ConcreteModel, options: SolveOptions) -> SolveOutcome:
-    from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
     from pyomo.common.errors import InfeasibleConstraintException
+    from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
     t0 = time.perf_counter()
     try:

@@ -126,5 +126,7 @@ def build_time_grid(horizon, mode: str | None = None, features: pd.DataFrame | N
                                      horizon.resolution.keep_peak_days)
     else:  # pragma: no cover - the schema admits only the two modes
         raise ValueError(f"unknown resolution mode {mode!r}")
+    extra = {"days_per_period": int(k)} if mode == "representative" else {}
     return TimeGrid(hours=hours, periods=periods, steps=steps, mode=mode, y_end=y_end,
-                    end_discount=d_end, discount_rate=float(horizon.discount_rate))
+                    end_discount=d_end, discount_rate=float(horizon.discount_rate),
+                    extra=extra)

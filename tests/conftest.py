@@ -139,3 +139,29 @@ def term_total(result, term: str, period: int | None = None, discounted: bool = 
 
 def terms_present(result) -> set[str]:
     return set(result.cashflows["term"])
+
+
+# --------------------------------------------------------------------------- bundled runs
+
+BUNDLED_ROOT = Path(__file__).resolve().parent.parent / "instances"
+
+
+@pytest.fixture(scope="session")
+def bundled_run(tmp_path_factory):
+    """``bundled_run(name) -> (instance, result, run_dir)``: each bundled instance is
+    solved (default options) and written once per test session; tests that change the
+    folder must work on a copy."""
+    from optimizer.api import solve
+
+    cache: dict = {}
+
+    def get(name: str):
+        if name not in cache:
+            inst = load_instance(BUNDLED_ROOT / name / "instance.yaml")
+            result = solve(inst)
+            assert result.status == "optimal", result.message
+            run = result.write(tmp_path_factory.mktemp(name) / "run")
+            cache[name] = (inst, result, run)
+        return cache[name]
+
+    return get

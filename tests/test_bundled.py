@@ -16,12 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ["quickstart", "permian-1y", "portfolio-3y"]
 
 
-@pytest.fixture(scope="module", params=BUNDLED)
-def solved(request, tmp_path_factory):
-    inst = load_instance(ROOT / "instances" / request.param / "instance.yaml")
-    res = solve(inst, mip_gap=1e-4)
-    out = res.write(tmp_path_factory.mktemp(request.param) / "run")
-    return inst, res, out
+@pytest.fixture(params=BUNDLED)
+def solved(request, bundled_run):
+    return bundled_run(request.param)
 
 
 def test_npv_is_the_sum_of_discounted_cash_flows(solved):

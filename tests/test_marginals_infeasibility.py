@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import base_instance, base_site, deep_update, solve_exact
+
 from optimizer.api import solve
 
 HOURS_FEB_2027 = 28 * 24  # 672

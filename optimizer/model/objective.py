@@ -6,8 +6,8 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression
 
-from .cashflow import CashflowRegistry
 from ..timegrid import TimeGrid
+from .cashflow import CashflowRegistry
 
 
 def discount_weights(grid: TimeGrid, kind: str) -> np.ndarray:

@@ -1,0 +1,88 @@
+"""Representative days: exactness at K = all days, weights, peak days, determinism."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from optimizer.api import build, solve
+from optimizer.instance import load_instance
+
+ROOT = Path(__file__).resolve().parent.parent
+PERMIAN = ROOT / "instances" / "permian-1y" / "instance.yaml"
+QUICKSTART = ROOT / "instances" / "quickstart" / "instance.yaml"
+
+
+@pytest.fixture(scope="module")
+def permian():
+    return load_instance(PERMIAN)
+
+
+def test_every_day_its_own_cluster_equals_hourly():
+    """With K = the days of the period every day is a cluster of one, so the model is
+    the hourly model with its steps in another order: same NPV to 1e-9."""
+    inst = load_instance(QUICKSTART)
+    hourly = solve(inst, resolution="hourly", mip_gap=1e-9)
+    rep = solve(inst, representative_days=31, mip_gap=1e-9)
+    assert rep.grid.mode == "representative" and rep.grid.n_steps == 744
+    assert rep.npv_usd == pytest.approx(hourly.npv_usd, rel=1e-9)
+
+
+def test_weights_sum_to_period_hours_and_steps_are_whole_days(permian):
+    grid = build(permian, representative_days=8).data.grid
+    per_period = grid.steps.groupby("period")["weight"].sum()
+    assert per_period.tolist() == grid.periods["hours"].tolist()
+    days = grid.steps.groupby(["period", "represented_day"])
+    assert (days.size() == 24).all()
+    # every represented day lies in its period
+    for (p, day), _ in days:
+        start, end = grid.periods.loc[p, ["start", "end"]]
+        assert start.date() <= day < end.date()
+
+
+def test_peak_days_are_kept_with_weight_one(permian):
+    grid = build(permian, representative_days=4).data.grid
+    flags = permian.series["cp_flag"]
+    peak_days = {ts.date() for ts in flags[flags > 0].index}
+    assert peak_days, "permian-1y has coincident-peak hours"
+    kept = grid.steps.drop_duplicates("represented_day").set_index("represented_day")
+    for day in peak_days:
+        assert kept.loc[day, "day_count"] == 1
+    # the day of each period's highest price is kept too
+    price = permian.series["lz_west_usd_per_mwh"]
+    for _p, row in grid.periods.iterrows():
+        in_p = price[(price.index >= row["start"]) & (price.index < row["end"])]
+        top = in_p.idxmax().date()
+        assert kept.loc[top, "day_count"] == 1
+
+
+def test_same_instance_gives_the_same_days(permian):
+    a = build(permian, representative_days=6).data.grid.steps
+    b = build(permian, representative_days=6).data.grid.steps
+    assert a.equals(b)
+
+
+def test_weighted_mwh_and_cash_flows_use_the_weights(permian):
+    """KPIs and the cash-flow table weight each represented hour by its cluster size."""
+    res = solve(permian, representative_days=4, mip_gap=1e-3)
+    d = res.dispatch
+    w = d["weight"]
+    assert res.kpis["energy_mwh"]["total_mwh"] == pytest.approx(float((w * d["load_mw"]).sum()))
+    cash = res.cashflows
+    grid_energy = cash[cash["term"] == "grid_energy"]["undiscounted_usd"].sum()
+    assert grid_energy == pytest.approx(float((w * d["cf_grid_energy_usd_per_h"]).sum()))
+    assert cash["discounted_usd"].sum() == pytest.approx(res.npv_usd, rel=1e-9)
+    assert np.isclose(w.groupby(d["site"]).sum(), 8760).all()
+
+
+@pytest.mark.parametrize("k", ["0", "32"])
+def test_representative_days_out_of_range_is_rejected(k, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "optimizer", "solve", str(QUICKSTART), "--out",
+                           str(tmp_path / "r"), "--representative-days", k],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2
+    assert "--representative-days" in proc.stderr and "Traceback" not in proc.stderr
