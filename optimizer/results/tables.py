@@ -136,21 +136,16 @@ def dispatch_table(built: BuiltModel, hourly_cash: dict) -> tuple[pd.DataFrame, 
         for q in COOLING_TYPES:
             col[f"derate_{q}"] = sd.cooling[q].derate
             col[f"pue_{q}"] = sd.cooling[q].pue
-        it = {q: np.zeros(n) for q in COOLING_TYPES}
-        it_by = {(u, q): np.zeros(n) for u in ("mining", "gpu", "lease") for q in COOLING_TYPES}
-        mine_it = np.zeros(n)
+        uses = ("mining", "gpu", "lease")
+        it_by = {(u, q): np.zeros(n) for u in uses for q in COOLING_TYPES}  # IT MW
         asic_avail = np.zeros(n)
         run_total = np.zeros(n)
         for f in sd.fleets:
             run = _values([m.run[s, f.id, t] for t in T])
             col[f"run_{f.id}"] = run
-            mw = run * float(f.power_kw) / 1000.0
-            it[f.cooling] += mw
-            it_by["mining", f.cooling] += mw
-            mine_it += mw
+            it_by["mining", f.cooling] += run * float(f.power_kw) / 1000.0
             run_total += run
             asic_avail += _period_values(m.asics, (s, f.id), P)[sp]
-        gpu_it = np.zeros(n)
         for g, prod in d.products.items():
             spot = _values([m.spot[s, g, t] for t in T])
             col[f"spot_{g}"] = spot
@@ -163,19 +158,13 @@ def dispatch_table(built: BuiltModel, hourly_cash: dict) -> tuple[pd.DataFrame, 
                     firm[k.start_period:k.end_period] += float(k.units) * acc
             col[f"firm_{g}"] = firm[sp]
             idle = float(prod.idle_fraction)
-            mw = float(prod.it_kw) / 1000.0 * (idle * installed + (1 - idle) * (spot + firm[sp]))
-            it[prod.cooling] += mw
-            it_by["gpu", prod.cooling] += mw
-            gpu_it += mw
-        lease_it = np.zeros(n)
+            it_by["gpu", prod.cooling] += float(prod.it_kw) / 1000.0 * (
+                idle * installed + (1 - idle) * (spot + firm[sp]))
         for lease in d.leases.values():
             if lease.site == s:
                 acc = _val(m.accept_lease[lease.id]) if lease.optional else 1.0
                 active = (sp >= lease.start_period) & (sp < lease.end_period)
-                mw = float(lease.it_mw) * acc * active
-                it[lease.cooling] += mw
-                it_by["lease", lease.cooling] += mw
-                lease_it += mw
+                it_by["lease", lease.cooling] += float(lease.it_mw) * acc * active
         col["imp_mw"] = _values([m.imp[s, t] for t in T])
         for c in d.ppas.values():
             if c.site == s and c.kind != "virtual":
@@ -187,12 +176,13 @@ def dispatch_table(built: BuiltModel, hourly_cash: dict) -> tuple[pd.DataFrame, 
                          else np.zeros(n))
         col["peak_mw"] = (_period_values(m.peak, (s,), P)[sp] if (s, 0) in m.peak
                           else np.zeros(n))
-        col["mining_it_mw"] = mine_it
-        col["gpu_it_mw"] = gpu_it
-        col["lease_it_mw"] = lease_it
-        facility = {q: sd.cooling[q].pue * it[q] for q in COOLING_TYPES}
+        for u in uses:
+            col[f"{u}_it_mw"] = sum(it_by[u, q] for q in COOLING_TYPES)
         for q in COOLING_TYPES:
-            col[f"it_{q}_mw"] = it[q]
+            col[f"it_{q}_mw"] = sum(it_by[u, q] for u in uses)
+        # facility MW of each use: IT times the PUE of the cooling type it sits in
+        facility = {u: sum(sd.cooling[q].pue * it_by[u, q] for q in COOLING_TYPES)
+                    for u in uses}
         col["load_mw"] = sum(facility.values()) + sd.aux_load_mw
         for (site, name), values in hourly_cash.items():
             if site == s:
@@ -206,10 +196,8 @@ def dispatch_table(built: BuiltModel, hourly_cash: dict) -> tuple[pd.DataFrame, 
             if extra in grid.steps:
                 frame[extra] = grid.steps[extra].to_numpy()
         frames.append(frame)
-        loads[s] = dict(
-            facility={u: sum(sd.cooling[q].pue * it_by[u, q] for q in COOLING_TYPES)
-                      for u in ("mining", "gpu", "lease")},
-            run=run_total, asic_avail=asic_avail, load=col["load_mw"], imp=col["imp_mw"])
+        loads[s] = dict(facility=facility, run=run_total, asic_avail=asic_avail,
+                        load=col["load_mw"], imp=col["imp_mw"])
     dispatch = pd.concat(frames, ignore_index=True).fillna(0.0)
     return dispatch, loads
 
