@@ -20,7 +20,7 @@ import pandas as pd
 from .instance import Instance, load_instance
 from .model.build import BuiltModel, build_model
 from .model.data import prepare
-from .results.infeasibility import ELASTIC_GROUPS, explain, infeasibility_table
+from .results.infeasibility import elastic_penalty, explain, infeasibility_table
 from .results.marginals import marginal_table
 from .results.tables import capex_table, cashflow_tables, dispatch_table, kpis
 from .results.warmstart import integer_start
@@ -160,11 +160,11 @@ def solve(instance: Instance, *, mip_gap: float = 1e-4, time_limit: float | None
             timings["marginals"] = time.perf_counter() - t
         elif session is not None and outcome.status == "infeasible":
             t = time.perf_counter()
-            elastic = session.elastic_slacks(set(ELASTIC_GROUPS))
+            names = session.row_names()
+            elastic = session.elastic_slacks(elastic_penalty(names, built.data))
             if elastic is not None:
                 _, below, above = elastic
-                infeasible = infeasibility_table(session.row_names(), below + above,
-                                                 built.data)
+                infeasible = infeasibility_table(names, below + above, built.data)
                 explanation = explain(infeasible)
             timings["explain"] = time.perf_counter() - t
         close_log(outcome)

@@ -226,13 +226,14 @@ class StdformSession:
         # in tests/test_marginals.py)
         return dual
 
-    def elastic_slacks(self, groups: set[str]) -> tuple[str, np.ndarray, np.ndarray] | None:
-        """Minimise the violation of the rows of ``groups``: returns (status, slack
-        below the lower bound, slack above the upper bound) per row."""
+    def elastic_slacks(self, penalty: np.ndarray) -> tuple[str, np.ndarray, np.ndarray] | None:
+        """Minimise the penalised violation of the rows with ``penalty > 0`` (one value
+        per row): returns (status, slack below the lower bound, slack above the upper
+        bound) per row."""
         h = self.h
         self._followup()
-        names = self.row_names()
-        rows = np.array([i for i, (g, _) in enumerate(names) if g in groups], dtype=np.int32)
+        n_rows = len(self.form.rows)
+        rows = np.flatnonzero(penalty > 0).astype(np.int32)
         n_col = h.getNumCol()
         # the feasibility question ignores the NPV
         h.changeColsCost(n_col, np.arange(n_col, dtype=np.int32), np.zeros(n_col))
@@ -247,15 +248,15 @@ class StdformSession:
             m = len(sel)
             if not m:
                 continue
-            h.addCols(m, np.ones(m), np.zeros(m), np.full(m, math.inf), m,
+            h.addCols(m, penalty[sel], np.zeros(m), np.full(m, math.inf), m,
                       np.arange(m, dtype=np.int32), sel, np.full(m, sign))
         h.run()
         status, _ = _status_from_highs(h)
         if status != "optimal":
             return None
         x = np.asarray(h.getSolution().col_value)[n_col:]
-        below = np.zeros(len(names))
-        above = np.zeros(len(names))
+        below = np.zeros(n_rows)
+        above = np.zeros(n_rows)
         n_lo = int(np.isfinite(lo).sum())
         below[rows[np.isfinite(lo)]] = x[:n_lo]
         above[rows[np.isfinite(hi)]] = x[n_lo:n_lo + int(np.isfinite(hi).sum())]

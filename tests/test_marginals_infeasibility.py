@@ -106,10 +106,10 @@ def test_firm_load_above_import_limit_is_explained(make_instance):
 
 def test_budget_too_small_for_a_mandatory_purchase_is_explained(make_instance):
     """A mandatory contract for 10 units of a 250k USD server with lead 0 needs 2.5 M USD
-    of capex in period 0; the budget is 1 M USD, so capex_budget is short by 1.5 M USD
-    (buying fewer units would instead need gpu_available slack per hour; the elastic
-    model takes the cheaper total slack, 1.5e6 USD in one row vs 10 units in 672 rows
-    ... both are reported in their own units, so assert only that one of them is)."""
+    of capex in period 0; the budget is 1 M USD. Money fixes it: 1.5 M USD over budget
+    costs 1.5 in the elastic objective (1e-6 per USD), against 6 missing units * 10 kW
+    * 672 h = 40.3 MWh for buying only 4, so the explanation names capex_budget and the
+    1.5 M USD overrun."""
     product = {"id": "h100", "gpus_per_unit": 8, "it_kw": 10.0, "cooling": "air",
                "capex_usd": 250000, "lead_periods": 0, "life_years": 5,
                "spot_price_usd_per_gpu_hour": 2.0}
@@ -120,6 +120,26 @@ def test_budget_too_small_for_a_mandatory_purchase_is_explained(make_instance):
                     "price_usd_per_gpu_hour": 2.0, "start_period": 0, "end_period": 1}]))
     res = solve(inst)
     assert res.exit_code == 3
-    groups = set(res.infeasibility["group"])
-    assert groups & {"capex_budget", "gpu_available"}
-    assert any("capex budget" in line or "h100" in line for line in res.explanation)
+    assert list(res.infeasibility["group"]) == ["capex_budget"]
+    assert res.infeasibility["max_slack"].iloc[0] == pytest.approx(1.5e6)
+    assert any(line.startswith("capex_budget:") and "1.5e+06 USD" in line
+               for line in res.explanation), res.explanation
+
+
+def test_contract_without_hall_space_is_explained(make_instance):
+    """A mandatory contract for 100 units (1 MW of IT) at a site with no AI hall and no
+    conversion: the units cannot be installed (ai_hall, 1 MW * 672 h = 672 MWh) or, if
+    not bought, are missing hour by hour (gpu_available, 100 units * 10 kW * 672 h =
+    672 MWh). Both cost the same; either way the site and a group at fault are named."""
+    product = {"id": "h100", "gpus_per_unit": 8, "it_kw": 10.0, "cooling": "air",
+               "capex_usd": 1000, "lead_periods": 0, "life_years": 5,
+               "spot_price_usd_per_gpu_hour": 2.0}
+    inst = make_instance(base_instance(
+        sites=[base_site()], gpu_products=[product],
+        contracts=[{"id": "lab", "site": "s", "product": "h100", "units": 100,
+                    "price_usd_per_gpu_hour": 2.0, "start_period": 0, "end_period": 1}]))
+    res = solve(inst)
+    assert res.exit_code == 3
+    assert set(res.infeasibility["group"]) <= {"ai_hall", "gpu_available"}
+    assert res.infeasibility["site"].eq("s").all()
+    assert any("site s" in line for line in res.explanation)

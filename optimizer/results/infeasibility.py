@@ -1,9 +1,15 @@
 """Why an instance has no plan: the elastic re-solve, in sentences and a table.
 
 Every row of the hard groups below that data can violate gets a non-negative slack
-on each finite side; the elastic model minimises the total slack (integer decisions
-kept). The rows that still need slack at the optimum are where the instance asks for
-more than it can have. Slacks are in the row's own unit.
+on each finite side; the elastic model minimises the penalised total slack (integer
+decisions kept). The rows that still need slack at the optimum are where the instance
+asks for more than it can have. Slacks are reported in the row's own unit.
+
+Penalties put the groups on one scale, energy: an hourly MW row costs its step's
+weight (MWh), a per-period MW row the period's hours, a GPU unit its IT MW times the
+hours, a MWh of minimum take 1; a USD of capex budget costs 1e-6, so that when money
+would fix the instance (buying what a mandatory item needs), the budget is named
+rather than the shortage it causes.
 """
 
 from __future__ import annotations
@@ -11,8 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-ELASTIC_GROUPS = ("power_balance", "import_limit", "cooling", "gpu_available", "ai_hall",
-                  "mining_hall", "ppa_volume", "export_limit", "ppa_min_take", "capex_budget")
+# the elastic groups and the unit of their slack
 UNITS = {"power_balance": "MW", "import_limit": "MW", "cooling": "MW",
          "gpu_available": "GPU units", "ai_hall": "MW", "mining_hall": "MW", "ppa_volume": "MW",
          "export_limit": "MW", "ppa_min_take": "MWh", "capex_budget": "USD"}
@@ -21,6 +26,28 @@ HOURLY = {"power_balance", "import_limit", "cooling", "gpu_available", "ppa_volu
 COLUMNS = ["group", "site", "item", "period", "period_start", "hours", "max_slack",
            "total_slack", "unit", "first_timestamp"]
 TOLERANCE = 1e-6
+USD_PENALTY = 1e-6  # per USD of budget overrun, against 1 per MWh
+
+
+def elastic_penalty(row_names, data) -> np.ndarray:
+    """Penalty per row of its slack (0: the row stays hard)."""
+    w = data.grid.step_weight
+    hours = data.grid.periods["hours"].to_numpy(dtype=float)
+    out = np.zeros(len(row_names))
+    for i, (group, idx) in enumerate(row_names):
+        if group not in UNITS:
+            continue
+        if group == "capex_budget":
+            out[i] = USD_PENALTY
+        elif group in ("ai_hall", "mining_hall"):
+            out[i] = hours[idx[1]]
+        elif group == "ppa_min_take":
+            out[i] = 1.0
+        elif group == "gpu_available":
+            out[i] = w[idx[2]] * float(data.products[idx[1]].it_kw) / 1000.0
+        else:
+            out[i] = w[idx[-1]]
+    return out
 
 
 def _locate(group: str, idx: tuple, data) -> tuple[str, str, int | None, int | None]:
