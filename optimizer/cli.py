@@ -116,9 +116,7 @@ def check(
     tolerance: float = typer.Option(1e-6, "--tolerance", min=0,
                                     help="relative tolerance of every check"),
 ) -> None:
-    """Recompute every constraint and cash flow of a run folder, independently of the
-    model and the solver; exit 1 if any violation or NPV difference exceeds the
-    tolerance."""
+    """Recompute every constraint and cash flow of a run folder (no model, no solver)."""
     from .check import check_run
 
     if not (run_dir / "summary.json").is_file():
