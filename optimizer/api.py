@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .instance import Instance, load_instance
@@ -157,6 +158,10 @@ def solve(instance: Instance, *, mip_gap: float = 1e-4, time_limit: float | None
             dual = session.fixed_integer_duals()
             if dual is not None:
                 marginals = marginal_table(session.row_names(), dual, built.data)
+            else:  # the file still exists, empty, and the summary says why
+                marginals = marginal_table([], np.zeros(0), built.data)
+                outcome.message = (outcome.message + " marginal values unavailable: the "
+                                   "fixed-integer LP did not solve to optimality.").strip()
             timings["marginals"] = time.perf_counter() - t
         elif session is not None and outcome.status == "infeasible":
             t = time.perf_counter()
