@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +24,9 @@ class Context:
     # parts are callables p -> Pyomo expression (or float) of MW drawn all period.
     it_hourly: dict = field(default_factory=lambda: defaultdict(list))
     it_period: dict = field(default_factory=lambda: defaultdict(list))
+    # set by cooling.py once every load is registered: (s, q, t) -> (coefs, variables)
+    # of IT_q at step t; the power balance reads the same terms
+    it_terms: Callable[[str, str, int], tuple[list, list]] | None = None
 
     @property
     def n_steps(self) -> int:
@@ -39,10 +43,6 @@ class Context:
     def period_of(self) -> list[int]:
         """Period of every step, as a Python list for fast lookups in rules."""
         return self.d.grid.step_period.tolist()
-
-    def per_step(self, per_period_values: np.ndarray) -> np.ndarray:
-        """Broadcast one value per period onto the steps."""
-        return np.asarray(per_period_values, float)[self.step_period]
 
     def active_steps(self, start: int, end: int) -> np.ndarray:
         sp = self.step_period

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyomo.environ as pyo
 
 from .context import Context, checked, linear, var_list
@@ -31,5 +32,4 @@ def build(ctx: Context) -> None:
         run = [m.run[s, fid, t] for t in T]
         ctx.cash.add_vector("mining_revenue", s, revenue_per_th_h * float(f.hashrate_th), run)
         ctx.cash.add_vector("mining_opex", s,
-                            ctx.per_step([-mw_per_unit * float(f.opex_usd_per_mwh)] * ctx.P),
-                            run)
+                            np.full(ctx.n_steps, -mw_per_unit * float(f.opex_usd_per_mwh)), run)
