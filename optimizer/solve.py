@@ -280,6 +280,11 @@ def _new_highs(options: SolveOptions) -> highspy.Highs:
     h.setOptionValue("log_to_console", bool(options.verbose))
     if options.log_path is not None:
         h.setOptionValue("log_file", str(options.log_path))
+    if options.threads is not None:
+        # HiGHS keeps one thread pool per process, sized by the first run (tsam's
+        # k-medoids solves run HiGHS before us); a thread count that differs from it
+        # is refused unless the pool is rebuilt
+        highspy.Highs.resetGlobalScheduler(True)
     for k, v in options.highs_options().items():
         h.setOptionValue(k, v)
     return h

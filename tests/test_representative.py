@@ -86,3 +86,12 @@ def test_representative_days_out_of_range_is_rejected(k, tmp_path):
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2
     assert "--representative-days" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_thread_count_can_differ_from_the_clustering_solves():
+    """tsam's k-medoids runs HiGHS first and sizes HiGHS's per-process thread pool; a
+    different --threads must still solve (HiGHS refuses it unless the pool is reset)."""
+    inst = load_instance(QUICKSTART)
+    for threads in (2, 1):
+        res = solve(inst, representative_days=4, threads=threads)
+        assert res.status == "optimal", res.solver_log[-500:]
