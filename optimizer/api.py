@@ -170,7 +170,7 @@ def solve(instance: Instance, *, mip_gap: float = 1e-4, time_limit: float | None
             if elastic is not None:
                 _, below, above = elastic
                 infeasible = infeasibility_table(names, below + above, built.data)
-                explanation = explain(infeasible)
+                explanation = explain(infeasible, built.data)
             timings["explain"] = time.perf_counter() - t
         close_log(outcome)
         solver_log = log.read_text(errors="replace") if log.exists() else ""

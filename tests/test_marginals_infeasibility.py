@@ -82,8 +82,10 @@ def test_firm_lease_without_liquid_cooling_is_explained(make_instance, tmp_path)
     row = table.iloc[0]
     assert (row["site"], row["item"], row["max_slack"], row["hours"]) == (
         "s", "liquid", pytest.approx(40.0), HOURS_FEB_2027)
-    assert any("site s" in line and "liquid cooling" in line and "40 MW" in line
-               for line in res.explanation)
+    assert res.explanation == [
+        "cooling: site s needs more liquid cooling than is available (derated on hot hours)"
+        " (committed: lease tenant-b 40 MW); short by up to 40 MW in 672 hours from period 0"
+        " (2027-02-01)."]
     out = res.write(tmp_path / "run")
     assert (out / "infeasibility.csv").exists()
 

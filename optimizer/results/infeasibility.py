@@ -110,8 +110,32 @@ def _what(g: str, site: str, item: str) -> str:
     }[g]
 
 
-def explain(table: pd.DataFrame) -> list[str]:
-    """One sentence per group, site and item."""
+def firm_items(data, site: str, periods: list[int], group: str, item: str) -> list[str]:
+    """The mandatory contracts and leases at a site, active in the given periods, that
+    load the resource of a group: what the planner committed to and cannot serve."""
+    def active(x) -> bool:
+        return any(x.start_period <= p < x.end_period for p in periods)
+
+    out = []
+    if group in ("cooling", "ai_hall", "import_limit", "power_balance"):
+        for lease in data.leases.values():
+            if (lease.site == site and not lease.optional and active(lease)
+                    and (group != "cooling" or lease.cooling == item)):
+                out.append(f"lease {lease.id} {float(lease.it_mw):g} MW")
+    if group in ("cooling", "ai_hall", "gpu_available", "import_limit", "power_balance",
+                 "capex_budget"):
+        for k in data.contracts.values():
+            prod = data.products[k.product]
+            if ((k.site == site or group == "capex_budget") and not k.optional and active(k)
+                    and (group != "cooling" or prod.cooling == item)
+                    and (group != "gpu_available" or k.product == item)):
+                out.append(f"contract {k.id} {int(k.units)} {k.product} units")
+    return out
+
+
+def explain(table: pd.DataFrame, data=None) -> list[str]:
+    """One sentence per group, site and item (naming the firm items involved when
+    ``data`` is given)."""
     lines = []
     for (g, s, item), grp in table.groupby(["group", "site", "item"], sort=False):
         first = grp.iloc[0]
@@ -122,5 +146,7 @@ def explain(table: pd.DataFrame) -> list[str]:
         amount = f"short by up to {grp['max_slack'].max():,.4g} {UNITS[g]}"
         if g in HOURLY:
             amount += f" in {grp['hours'].sum():,.0f} hours"
-        lines.append(f"{g}: {_what(g, s, item)}; {amount} {when}.")
+        firm = firm_items(data, s, periods, g, item) if data is not None else []
+        because = f" (committed: {', '.join(firm)})" if firm else ""
+        lines.append(f"{g}: {_what(g, s, item)}{because}; {amount} {when}.")
     return lines
