@@ -174,6 +174,11 @@ def solve(instance: Instance, *, mip_gap: float = 1e-4, time_limit: float | None
             timings["explain"] = time.perf_counter() - t
         close_log(outcome)
         solver_log = log.read_text(errors="replace") if log.exists() else ""
+        if outcome.highs_run_time_s is not None and "HiGHS run time" not in solver_log:
+            # a MIP log reports its time as "Timing" in the solving report; end the log
+            # with the LP-style line too, so every log ends with HiGHS's run time
+            solver_log += ("# Hashpivot: run time of the solve above, from Highs.getRunTime()\n"
+                           f"HiGHS run time      : {outcome.highs_run_time_s:14.2f}\n")
         followup = log.with_name("solver-followup.log")
         followup_log = followup.read_text(errors="replace") if followup.exists() else ""
     t1 = time.perf_counter()

@@ -68,7 +68,10 @@ def test_run_folder_has_every_file(solved):
                 "resolution", "timings_s", "solver", "kpis"):
         assert key in summary
     assert summary["resolution"]["steps"] == res.grid.n_steps
-    assert "HiGHS" in (out / "solver.log").read_text()
+    log_lines = (out / "solver.log").read_text().splitlines()
+    assert log_lines[-1].startswith("HiGHS run time")
+    assert float(log_lines[-1].split(":")[1]) == pytest.approx(summary["highs_run_time_s"],
+                                                               abs=0.01)
 
 
 def test_run_folder_replays_to_the_same_npv(bundled_run):
