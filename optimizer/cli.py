@@ -86,6 +86,12 @@ def solve(
             _fail(f"--representative-days: {representative_days} is more than the {shortest} "
                   f"days of the shortest period of {instance}", 2)
     target = out_dir or Path("runs") / inst.name
+    from .results.writer import RunFolderError, check_target
+
+    try:  # before the solve: a long solve must not end in "cannot write there"
+        check_target(target)
+    except RunFolderError as exc:
+        _fail(str(exc), 2)
     try:
         with err.status("building and solving…") if not verbose and err.is_terminal else \
                 _nullcontext():

@@ -108,3 +108,20 @@ def test_missing_file_exits_2_without_traceback(args, tmp_path):
     proc = run(*args, "--out", str(tmp_path / "r")) if args[0] == "solve" else run(*args)
     assert proc.returncode == 2
     assert "missing.yaml" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("kind", ["file", "folder with files"])
+def test_out_that_is_not_a_run_folder_is_never_replaced(kind, tmp_path):
+    """--out pointing at a file or at a folder of someone else's files: exit 2 before
+    solving, and the path is left exactly as it was."""
+    target = tmp_path / "target"
+    if kind == "file":
+        target.write_text("keep me")
+    else:
+        target.mkdir()
+        (target / "notes.txt").write_text("keep me")
+    proc = run("solve", str(QUICKSTART), "--out", str(target))
+    assert proc.returncode == 2 and "choose another --out" in proc.stderr
+    kept = target if kind == "file" else target / "notes.txt"
+    assert kept.read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["target"]

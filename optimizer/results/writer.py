@@ -26,11 +26,28 @@ def instance_files(instance) -> dict[str, bytes]:
     return files
 
 
+class RunFolderError(ValueError):
+    """``--out`` names something that is not ours to replace."""
+
+
+def check_target(out_dir: str | Path) -> Path:
+    """The run folder's path, if writing there can only replace an earlier run: it
+    must be absent, an empty folder, or a folder holding a run (summary.json)."""
+    out = Path(out_dir).absolute()
+    if out.exists() or out.is_symlink():
+        if not out.is_dir() or out.is_symlink():
+            raise RunFolderError(f"{out_dir}: exists and is not a folder; choose another --out")
+        if any(out.iterdir()) and not (out / "summary.json").is_file():
+            raise RunFolderError(f"{out_dir}: is a folder with files but not a run folder (no "
+                                 "summary.json); it is not replaced, choose another --out")
+    return out
+
+
 def write_run_folder(out_dir: str | Path, files: dict[str, bytes | str],
                      frames: dict[str, object]) -> Path:
     """Write ``files`` (name -> content) and ``frames`` (name -> DataFrame; .csv or
     .parquet by suffix) into ``out_dir`` atomically."""
-    out = Path(out_dir).absolute()
+    out = check_target(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
