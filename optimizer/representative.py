@@ -13,6 +13,7 @@ period reproduces the hourly model exactly.
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from dataclasses import dataclass
 
@@ -98,8 +99,36 @@ def _cluster(days: np.ndarray, profiles: pd.DataFrame, k: int) -> list[tuple[int
     return [(int(days[centers[c]]), int((assign == c).sum())) for c in range(len(centers))]
 
 
+_CACHE: dict[str, pd.DataFrame] = {}
+_CACHE_SIZE = 32
+
+
+def _fingerprint(periods, hours, features: Features, k: int, keep_peak_days: bool) -> str:
+    h = hashlib.sha256()
+    h.update(f"{hours[0].isoformat()}|{len(hours)}".encode())
+    h.update(np.ascontiguousarray(periods["hours"].to_numpy(np.int64)).tobytes())
+    h.update(repr((list(features.values.columns), k, keep_peak_days)).encode())
+    for arr in (features.values.to_numpy(float), features.peak_flag.astype(np.int8),
+                features.max_price.astype(float)):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()
+
+
 def representative_steps(periods: pd.DataFrame, hours: pd.DatetimeIndex,
                          features: Features, k: int, keep_peak_days: bool) -> pd.DataFrame:
+    """The steps of the representative days; the same inputs give the same days, so
+    they are computed once per process (sweeps re-solve with other prices or costs,
+    but cluster the same series)."""
+    key = _fingerprint(periods, hours, features, k, keep_peak_days)
+    if key not in _CACHE:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = _representative_steps(periods, hours, features, k, keep_peak_days)
+    return _CACHE[key].copy()
+
+
+def _representative_steps(periods: pd.DataFrame, hours: pd.DatetimeIndex,
+                          features: Features, k: int, keep_peak_days: bool) -> pd.DataFrame:
     profiles = features.values if features.values.shape[1] else pd.DataFrame(
         {"flat": np.zeros(len(hours))}, index=hours)
     bounds = np.concatenate([[0], np.cumsum(periods["hours"].to_numpy())])

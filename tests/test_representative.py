@@ -61,9 +61,14 @@ def test_peak_days_are_kept_with_weight_one(permian):
 
 
 def test_same_instance_gives_the_same_days(permian):
+    from optimizer import representative
+
     a = build(permian, representative_days=6).data.grid.steps
+    representative._CACHE.clear()  # recluster from scratch, not from the cache
     b = build(permian, representative_days=6).data.grid.steps
     assert a.equals(b)
+    c = build(permian, representative_days=6).data.grid.steps  # from the cache
+    assert c.equals(a) and c is not b
 
 
 def test_weighted_mwh_and_cash_flows_use_the_weights(permian):
