@@ -65,16 +65,21 @@ def test_marginals_file_is_written(make_instance, tmp_path):
         "group,site,item,period,marginal_value,unit")
 
 
+def lease_instance(make_instance, import_limit_mw: float, lease: dict):
+    """A site with a 50 MW AI hall, air cooling only, and one mandatory lease."""
+    site = base_site(halls={"mining_mw": 0.0, "ai_mw": 50.0},
+                     grid={"import_limit_mw": import_limit_mw, "price_usd_per_mwh": 30.0})
+    lease = {"site": "s", "price_usd_per_kw_month": 130, "start_period": 0, "end_period": 1,
+             **lease}
+    return make_instance(base_instance(sites=[site], leases=[lease]))
+
+
 def test_firm_lease_without_liquid_cooling_is_explained(make_instance, tmp_path):
     """A mandatory 40 MW liquid-cooled lease at a site with no liquid cooling: the model
     is infeasible (exit status infeasible) and the explanation names the cooling group,
     the site and the 40 MW shortfall in every hour of the lease."""
-    site = base_site(halls={"mining_mw": 0.0, "ai_mw": 50.0},
-                     grid={"import_limit_mw": 100.0, "price_usd_per_mwh": 30.0})
-    inst = make_instance(base_instance(
-        sites=[site],
-        leases=[{"id": "tenant-b", "site": "s", "it_mw": 40, "cooling": "liquid",
-                 "price_usd_per_kw_month": 130, "start_period": 0, "end_period": 1}]))
+    inst = lease_instance(make_instance, 100.0,
+                          {"id": "tenant-b", "it_mw": 40, "cooling": "liquid"})
     res = solve(inst)
     assert res.status == "infeasible" and res.exit_code == 3
     table = res.infeasibility
@@ -93,12 +98,7 @@ def test_firm_lease_without_liquid_cooling_is_explained(make_instance, tmp_path)
 def test_firm_load_above_import_limit_is_explained(make_instance):
     """A mandatory 30 MW air lease behind a 20 MW interconnect: import_limit short by
     10 MW in every hour."""
-    site = base_site(halls={"mining_mw": 0.0, "ai_mw": 50.0},
-                     grid={"import_limit_mw": 20.0, "price_usd_per_mwh": 30.0})
-    inst = make_instance(base_instance(
-        sites=[site],
-        leases=[{"id": "big", "site": "s", "it_mw": 30, "cooling": "air",
-                 "price_usd_per_kw_month": 130, "start_period": 0, "end_period": 1}]))
+    inst = lease_instance(make_instance, 20.0, {"id": "big", "it_mw": 30, "cooling": "air"})
     res = solve(inst)
     assert res.exit_code == 3
     row = res.infeasibility.set_index("group").loc["import_limit"]
