@@ -3,58 +3,9 @@
 See docs/instance-format.md for the format and every validation rule.
 """
 
+from . import schema
 from .load import load_instance
-from .schema import (
-    Ancillary,
-    CoincidentPeak,
-    ColumnRef,
-    Contract,
-    Conversion,
-    Cooling,
-    CoolingType,
-    CoolingUpgrade,
-    Fleet,
-    GpuProduct,
-    Grid,
-    GridUpgrade,
-    Halls,
-    Horizon,
-    Instance,
-    InstanceError,
-    Lease,
-    Market,
-    Ppa,
-    Problem,
-    Resolution,
-    SeriesRef,
-    Site,
-    SiteGpu,
-)
+from .schema import *  # noqa: F403 - the schema's public names, listed once in schema.__all__
 
-__all__ = [
-    "Ancillary",
-    "CoincidentPeak",
-    "ColumnRef",
-    "Contract",
-    "Conversion",
-    "Cooling",
-    "CoolingType",
-    "CoolingUpgrade",
-    "Fleet",
-    "GpuProduct",
-    "Grid",
-    "GridUpgrade",
-    "Halls",
-    "Horizon",
-    "Instance",
-    "InstanceError",
-    "Lease",
-    "Market",
-    "Ppa",
-    "Problem",
-    "Resolution",
-    "SeriesRef",
-    "Site",
-    "SiteGpu",
-    "load_instance",
-]
+__all__ = [name for name in schema.__all__ if name not in ("MISSING", "ValueKind")]
+__all__ += ["load_instance"]
