@@ -14,6 +14,7 @@ The default is the fastest measured (see bench/README.md for the figures).
 from __future__ import annotations
 
 import math
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from pathlib import Path
 import highspy
 import numpy as np
 import pyomo.environ as pyo
+from scipy import sparse
 
 ROUTES = ("stdform", "appsi", "highs")
 
@@ -41,9 +43,18 @@ class SolveOptions:
         opts: dict = {"mip_rel_gap": float(self.mip_gap)}
         if self.time_limit is not None:
             opts["time_limit"] = float(self.time_limit)
-        if self.threads is not None:
-            opts["threads"] = int(self.threads)
+        opts["threads"] = int(self.threads) if self.threads is not None else default_threads()
         return opts
+
+
+def default_threads() -> int:
+    """Every core this process may use. HiGHS's MIP search is serial either way, but its
+    default (half the cores) leaves the analytic centre, computed alongside the root
+    LP, to be run by the main thread at the join (on 2 cores: portfolio-3y 93 s -> 80 s)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 @dataclass
@@ -125,16 +136,19 @@ def _solve_stdform(model: pyo.ConcreteModel, options: SolveOptions) -> SolveOutc
     row_hi = np.where(sense <= 0, np.where(sense == 0, rhs, math.inf), rhs)
     maximise = form.objectives[0].sense == pyo.maximize
 
+    A = form.A.tocsr()
+    row_scale = _row_scale(A)
+    A = (sparse.diags(row_scale) @ A).tocsc()
     lp = highspy.HighsLp()
     lp.num_col_ = n
     lp.num_row_ = len(rhs)
-    lp.col_cost_ = np.asarray(form.c.toarray()[0] if form.c.shape[0] else np.zeros(n), float)
-    lp.offset_ = float(form.c_offset[0]) if len(form.c_offset) else 0.0
+    cost = np.asarray(form.c.toarray()[0] if form.c.shape[0] else np.zeros(n), float)
+    lp.col_cost_ = cost * OBJECTIVE_SCALE
+    lp.offset_ = (float(form.c_offset[0]) if len(form.c_offset) else 0.0) * OBJECTIVE_SCALE
     lp.col_lower_ = lb
     lp.col_upper_ = ub
-    lp.row_lower_ = row_lo
-    lp.row_upper_ = row_hi
-    A = form.A.tocsc()
+    lp.row_lower_ = row_lo * row_scale
+    lp.row_upper_ = row_hi * row_scale
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_ = A.indptr.astype(np.int32)
     lp.a_matrix_.index_ = A.indices.astype(np.int32)
@@ -162,7 +176,7 @@ def _solve_stdform(model: pyo.ConcreteModel, options: SolveOptions) -> SolveOutc
     # the HiGHS run time printed at the end of the log is that of this first run; later
     # runs (duals, elastic) append to the same log
     out.highs_run_time_s = float(h.getRunTime())
-    session = StdformSession(h, form, integer, row_lo, row_hi, followup_log=(
+    session = StdformSession(h, form, integer, row_lo, row_hi, row_scale, followup_log=(
         options.log_path.with_name("solver-followup.log") if options.log_path else None))
     out.session = session
     if has_solution:
@@ -171,8 +185,9 @@ def _solve_stdform(model: pyo.ConcreteModel, options: SolveOptions) -> SolveOutc
         session.x = x
         for v, val in zip(columns, x.tolist()):
             v.set_value(val, skip_validation=True)
-        out.objective = float(info.objective_function_value)
-        out.best_bound = float(info.mip_dual_bound) if integer.any() else out.objective
+        out.objective = float(info.objective_function_value) / OBJECTIVE_SCALE
+        out.best_bound = (float(info.mip_dual_bound) / OBJECTIVE_SCALE if integer.any()
+                          else out.objective)
         out.mip_gap = float(info.mip_gap) if integer.any() else 0.0
     _zero_unreferenced(model)
     return out
@@ -186,8 +201,9 @@ class StdformSession:
     h: highspy.Highs
     form: object
     integer: np.ndarray
-    row_lo: np.ndarray
+    row_lo: np.ndarray  # bounds as built (unscaled)
     row_hi: np.ndarray
+    row_scale: np.ndarray  # HiGHS holds row i multiplied by row_scale[i]
     x: np.ndarray | None = None
     followup_log: Path | None = None
 
@@ -223,8 +239,8 @@ class StdformSession:
         dual = np.asarray(h.getSolution().row_dual, float)
         # HiGHS reports duals of the objective in its own sense; for a maximisation,
         # d obj / d rhs is the reported dual as is (checked against finite differences
-        # in tests/test_marginals.py)
-        return dual
+        # in tests/test_marginals.py); undo the row and objective scaling
+        return dual * self.row_scale / OBJECTIVE_SCALE
 
     def elastic_slacks(self, penalty: np.ndarray) -> tuple[str, np.ndarray, np.ndarray] | None:
         """Minimise the penalised violation of the rows with ``penalty > 0`` (one value
@@ -248,8 +264,9 @@ class StdformSession:
             m = len(sel)
             if not m:
                 continue
+            # the slack enters the scaled row scaled too, so that it is in the row's units
             h.addCols(m, penalty[sel], np.zeros(m), np.full(m, math.inf), m,
-                      np.arange(m, dtype=np.int32), sel, np.full(m, sign))
+                      np.arange(m, dtype=np.int32), sel, sign * self.row_scale[sel])
         h.run()
         status, _ = _status_from_highs(h)
         if status != "optimal":
@@ -261,6 +278,27 @@ class StdformSession:
         below[rows[np.isfinite(lo)]] = x[:n_lo]
         above[rows[np.isfinite(hi)]] = x[n_lo:n_lo + int(np.isfinite(hi).sum())]
         return status, below, above
+
+
+# HiGHS works on a scaled copy: the objective in kUSD and every row whose largest
+# coefficient exceeds 1e5 (in practice the capex budget rows, 1e7-1e8 USD per unit)
+# divided by a power of ten that brings that coefficient into [10, 100) (MUSD for the
+# budget). Unscaled, the coefficients spread over 10 orders of magnitude, HiGHS warns
+# about them and its cut separation slows. portfolio-3y, HiGHS seconds with 2 threads,
+# several seeds: unscaled 80-81; this scaling 52-63; also scaling the MWh rows of
+# ppa_min_take (coefficients ~3e4) 73-74; every large row to ~1 instead 79-84.
+OBJECTIVE_SCALE = 1e-3
+ROW_SCALE_ABOVE = 1e5
+
+
+def _row_scale(A) -> np.ndarray:
+    """Factor per row of a CSR matrix: a power of ten for rows whose largest
+    coefficient exceeds ROW_SCALE_ABOVE, bringing it into [10, 100); 1 elsewhere."""
+    biggest = abs(A).max(axis=1).toarray().ravel() if A.shape[1] else np.zeros(A.shape[0])
+    scale = np.ones(A.shape[0])
+    big = biggest > ROW_SCALE_ABOVE
+    scale[big] = 10.0 ** (1 - np.floor(np.log10(biggest[big])))
+    return scale
 
 
 def _var_key(v) -> tuple[str, tuple]:
@@ -280,11 +318,10 @@ def _new_highs(options: SolveOptions) -> highspy.Highs:
     h.setOptionValue("log_to_console", bool(options.verbose))
     if options.log_path is not None:
         h.setOptionValue("log_file", str(options.log_path))
-    if options.threads is not None:
-        # HiGHS keeps one thread pool per process, sized by the first run (tsam's
-        # k-medoids solves run HiGHS before us); a thread count that differs from it
-        # is refused unless the pool is rebuilt
-        highspy.Highs.resetGlobalScheduler(True)
+    # HiGHS keeps one thread pool per process, sized by the first run (tsam's k-medoids
+    # solves run HiGHS before us); a thread count that differs from it is refused
+    # unless the pool is rebuilt
+    highspy.Highs.resetGlobalScheduler(True)
     for k, v in options.highs_options().items():
         h.setOptionValue(k, v)
     return h
