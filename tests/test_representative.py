@@ -100,3 +100,25 @@ def test_thread_count_can_differ_from_the_clustering_solves():
     for threads in (2, 1):
         res = solve(inst, representative_days=4, threads=threads)
         assert res.status == "optimal", res.solver_log[-500:]
+
+
+def test_a_price_spike_does_not_hide_the_price_levels_from_the_clustering():
+    """20 days at two sites: days 0-11 cost 20 USD/MWh all day, days 12-19 cost 80; day 5
+    has a one-hour spike of 5,000 at both sites; the temperature alternates 10 / 30 C from
+    day to day. Min-max scaling alone would squeeze the 20/80 levels into 0 / 0.012 of the
+    spike's range and split the days by temperature (even / odd: 10 and 10). Clipped to
+    the 5-95 % quantiles, the two price columns span 0..1 each and outweigh the one
+    temperature column: the two clusters of K = 2 are the 12 cheap and the 8 dear days."""
+    import pandas as pd
+
+    from optimizer.representative import _cluster
+
+    days = np.arange(20)
+    level = np.repeat(np.where(days < 12, 20.0, 80.0), 24)
+    level[5 * 24 + 18] = 5000.0
+    temp = np.repeat(np.where(days % 2 == 0, 10.0, 30.0), 24)
+    profiles = pd.DataFrame({"price_a": level, "price_b": level, "temp": temp})
+    clusters = _cluster(days, profiles, 2)
+    (cheap, n_cheap), (dear, n_dear) = sorted(clusters)
+    assert (n_cheap, n_dear) == (12, 8)
+    assert cheap < 12 <= dear and cheap != 5
