@@ -284,9 +284,10 @@ class StdformSession:
 # coefficient exceeds 1e5 (in practice the capex budget rows, 1e7-1e8 USD per unit)
 # divided by a power of ten that brings that coefficient into [10, 100) (MUSD for the
 # budget). Unscaled, the coefficients spread over 10 orders of magnitude, HiGHS warns
-# about them and its cut separation slows. portfolio-3y, HiGHS seconds with 2 threads,
-# several seeds: unscaled 80-81; this scaling 52-63; also scaling the MWh rows of
-# ppa_min_take (coefficients ~3e4) 73-74; every large row to ~1 instead 79-84.
+# about them and its cut rounds are slower. On exported copies of portfolio-3y (2
+# threads) this scaling took 52-63 s against 80-81 s unscaled; scaling the MWh rows of
+# ppa_min_take as well (73-74 s) or every large row to ~1 (79-84 s) did not help.
+# In the pipeline: bench/README.md.
 OBJECTIVE_SCALE = 1e-3
 ROW_SCALE_ABOVE = 1e5
 
