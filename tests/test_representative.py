@@ -122,3 +122,13 @@ def test_a_price_spike_does_not_hide_the_price_levels_from_the_clustering():
     (cheap, n_cheap), (dear, n_dear) = sorted(clusters)
     assert (n_cheap, n_dear) == (12, 8)
     assert cheap < 12 <= dear and cheap != 5
+
+
+def test_default_thread_count_is_every_usable_core():
+    """Without --threads HiGHS gets every core this process may use (its own default is
+    half, which leaves the analytic centre on the main thread); its log says so."""
+    from optimizer.solve import default_threads
+
+    res = solve(load_instance(QUICKSTART), representative_days=4)
+    n = default_threads()
+    assert f"Thread count {n} (of {n} threads)" in res.solver_log
