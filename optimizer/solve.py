@@ -43,8 +43,12 @@ class SolveOptions:
         opts: dict = {"mip_rel_gap": float(self.mip_gap)}
         if self.time_limit is not None:
             opts["time_limit"] = float(self.time_limit)
-        opts["threads"] = int(self.threads) if self.threads is not None else default_threads()
+        opts["threads"] = self.thread_count
         return opts
+
+    @property
+    def thread_count(self) -> int:
+        return int(self.threads) if self.threads is not None else default_threads()
 
 
 def default_threads() -> int:
@@ -88,6 +92,10 @@ def highs_run_time(log_path: Path | None) -> float | None:
 
 
 def solve_model(model: pyo.ConcreteModel, options: SolveOptions) -> SolveOutcome:
+    # HiGHS keeps one thread pool per process, sized by the first run (tsam's k-medoids
+    # solves run HiGHS before us); a thread count that differs from it is refused
+    # unless the pool is rebuilt
+    highspy.Highs.resetGlobalScheduler(True)
     if options.route == "stdform":
         return _solve_stdform(model, options)
     if options.route in ("appsi", "highs"):
@@ -239,7 +247,7 @@ class StdformSession:
         dual = np.asarray(h.getSolution().row_dual, float)
         # HiGHS reports duals of the objective in its own sense; for a maximisation,
         # d obj / d rhs is the reported dual as is (checked against finite differences
-        # in tests/test_marginals.py); undo the row and objective scaling
+        # in tests/test_marginals_infeasibility.py); undo the row and objective scaling
         return dual * self.row_scale / OBJECTIVE_SCALE
 
     def elastic_slacks(self, penalty: np.ndarray) -> tuple[str, np.ndarray, np.ndarray] | None:
@@ -319,10 +327,6 @@ def _new_highs(options: SolveOptions) -> highspy.Highs:
     h.setOptionValue("log_to_console", bool(options.verbose))
     if options.log_path is not None:
         h.setOptionValue("log_file", str(options.log_path))
-    # HiGHS keeps one thread pool per process, sized by the first run (tsam's k-medoids
-    # solves run HiGHS before us); a thread count that differs from it is refused
-    # unless the pool is rebuilt
-    highspy.Highs.resetGlobalScheduler(True)
     for k, v in options.highs_options().items():
         h.setOptionValue(k, v)
     return h
@@ -351,8 +355,7 @@ def _solve_pyomo_interface(model: pyo.ConcreteModel, options: SolveOptions) -> S
         if options.time_limit is not None:
             solver.config.time_limit = options.time_limit
         solver.config.mip_gap = options.mip_gap
-        if options.threads is not None:
-            solver.highs_options["threads"] = options.threads
+        solver.highs_options["threads"] = options.thread_count
         if options.log_path is not None:
             solver.highs_options["log_file"] = str(options.log_path)
         solver.set_instance(model)
@@ -370,9 +373,7 @@ def _solve_pyomo_interface(model: pyo.ConcreteModel, options: SolveOptions) -> S
         if options.time_limit is not None:
             solver.config.time_limit = options.time_limit
         solver.config.rel_gap = options.mip_gap
-        extra = {}
-        if options.threads is not None:
-            extra["threads"] = options.threads
+        extra = {"threads": options.thread_count}
         if options.log_path is not None:
             extra["log_file"] = str(options.log_path)
         solver.config.solver_options = extra
