@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .instance import Instance, load_instance
-from .model.build import BuiltModel, build_model
+from .model.build import BuiltModel, build_model, dispatch_blocks
 from .model.data import prepare
 from .results.infeasibility import elastic_penalty, explain, infeasibility_table
 from .results.marginals import marginal_table
@@ -56,6 +56,7 @@ class Result:
     explanation: list[str] = field(default_factory=list)
     followup_log: str = ""  # HiGHS's log of the fixed-integer LP / elastic re-solve
     built: BuiltModel | None = field(default=None, repr=False)
+    method: str = "monolithic"  # how the MILP was solved: monolithic or benders
 
     @property
     def has_solution(self) -> bool:
@@ -86,7 +87,7 @@ class Result:
             "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
             "highs_run_time_s": self.highs_run_time_s,
             "solver": {"name": "highs", "version": highs_version(),
-                       "options": self.solver_options},
+                       "options": self.solver_options, "method": self.method},
             "kpis": self.kpis,
             "marginals": (self.marginals.to_dict(orient="records")
                           if self.marginals is not None else None),
@@ -137,8 +138,13 @@ def solve(instance: Instance, *, mip_gap: float = 1e-4, time_limit: float | None
           threads: int | None = None, resolution: str | None = None,
           representative_days: int | None = None, verbose: bool = False,
           route: str = "stdform", keep_model: bool = False, marginals_wanted: bool = True,
-          warm_start: str | Path | None = None, load_time_s: float = 0.0) -> Result:
-    """Build and solve an instance; the result holds the tables as DataFrames."""
+          warm_start: str | Path | None = None, load_time_s: float = 0.0,
+          method: str = "auto") -> Result:
+    """Build and solve an instance; the result holds the tables as DataFrames.
+
+    ``method``: "monolithic" (one HiGHS MIP), "benders" (optimizer/decompose.py) or
+    "auto" (benders on representative days, where it is measured faster; monolithic
+    on hourly grids)."""
     timings = {"load": load_time_s}
     t0 = time.perf_counter()
     built = build(instance, resolution=resolution, representative_days=representative_days)
@@ -147,7 +153,9 @@ def solve(instance: Instance, *, mip_gap: float = 1e-4, time_limit: float | None
         log = Path(tmp) / "solver.log"
         options = SolveOptions(mip_gap=mip_gap, time_limit=time_limit, threads=threads,
                                verbose=verbose, log_path=log, route=route,
-                               warm_start=integer_start(warm_start) if warm_start else None)
+                               warm_start=integer_start(warm_start) if warm_start else None,
+                               method=method, column_block=dispatch_blocks(built),
+                               decompose_by_default=built.data.grid.mode == "representative")
         outcome: SolveOutcome = solve_model(built.model, options)
         timings.update(outcome.timings_s)
         marginals = infeasible = None
@@ -174,7 +182,8 @@ def solve(instance: Instance, *, mip_gap: float = 1e-4, time_limit: float | None
             timings["explain"] = time.perf_counter() - t
         close_log(outcome)
         solver_log = log.read_text(errors="replace") if log.exists() else ""
-        if outcome.highs_run_time_s is not None and "HiGHS run time" not in solver_log:
+        if (outcome.highs_run_time_s is not None and outcome.method == "monolithic"
+                and "HiGHS run time" not in solver_log):
             # a MIP log reports its time as "Timing" in the solving report; end the log
             # with the LP-style line too, so every log ends with HiGHS's run time
             solver_log += ("# Hashpivot: run time of the solve above, from Highs.getRunTime()\n"
@@ -198,6 +207,7 @@ def solve(instance: Instance, *, mip_gap: float = 1e-4, time_limit: float | None
         capex=capex, dispatch=dispatch, cashflows=cash, kpis=kpi, timings_s=timings,
         solver_options=options.highs_options(), solver_log=solver_log,
         highs_run_time_s=outcome.highs_run_time_s, message=outcome.message,
+        method=outcome.method,
         marginals=marginals, infeasibility=infeasible, explanation=explanation,
         followup_log=followup_log,
         built=built if keep_model else None,

@@ -26,6 +26,7 @@ import pyomo.environ as pyo
 from scipy import sparse
 
 ROUTES = ("stdform", "appsi", "highs")
+METHODS = ("auto", "monolithic", "benders")
 
 
 @dataclass
@@ -38,6 +39,18 @@ class SolveOptions:
     route: str = "stdform"
     # {(variable name, index tuple): value} of integer decisions to start from
     warm_start: dict | None = None
+    # "monolithic": one HiGHS MIP; "benders": optimizer/decompose.py; "auto": benders
+    # when ``decompose_by_default`` (representative grids) and a block map is given
+    method: str = "auto"
+    column_block: object = None  # callable: Pyomo variable -> block (-1: the plan)
+    decompose_by_default: bool = False
+
+    def uses_benders(self, sf) -> bool:
+        if self.route != "stdform" or self.column_block is None or not sf.integer.any():
+            return False
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        return self.method == "benders" or (self.method == "auto" and self.decompose_by_default)
 
     def highs_options(self) -> dict:
         opts: dict = {"mip_rel_gap": float(self.mip_gap)}
@@ -72,6 +85,7 @@ class SolveOutcome:
     highs_run_time_s: float | None = None
     message: str = ""
     session: StdformSession | None = None  # for duals and the elastic re-solve
+    method: str = "monolithic"  # or "benders" (optimizer/decompose.py)
 
 
 def highs_version() -> str:
@@ -123,16 +137,33 @@ def _status_from_highs(h: highspy.Highs) -> tuple[str, bool]:
     return "error", False
 
 
-def _solve_stdform(model: pyo.ConcreteModel, options: SolveOptions) -> SolveOutcome:
-    from pyomo.common.errors import InfeasibleConstraintException
+@dataclass
+class StandardForm:
+    """The model as arrays, in HiGHS's scaled copy (see OBJECTIVE_SCALE below): rows
+    multiplied by ``row_scale``, costs and offset by OBJECTIVE_SCALE; bounds as built."""
+
+    form: object  # Pyomo's standard form (columns, rows) for the maps back
+    A: sparse.csr_matrix
+    cost: np.ndarray
+    offset: float
+    lb: np.ndarray
+    ub: np.ndarray
+    integer: np.ndarray
+    row_lo: np.ndarray  # unscaled
+    row_hi: np.ndarray
+    row_scale: np.ndarray
+    maximise: bool
+
+    @property
+    def columns(self):
+        return self.form.columns
+
+
+def compile_standard_form(model: pyo.ConcreteModel) -> StandardForm:
+    """Raises pyomo's InfeasibleConstraintException for a row that is infeasible on its own."""
     from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
-    t0 = time.perf_counter()
-    try:
-        form = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
-    except InfeasibleConstraintException as exc:
-        return SolveOutcome("infeasible", False, message=str(exc),
-                            timings_s={"translate": time.perf_counter() - t0})
+    form = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
     columns = form.columns
     n = len(columns)
     lb = np.fromiter(((-math.inf if v.lb is None else v.lb) for v in columns), float, n)
@@ -142,37 +173,81 @@ def _solve_stdform(model: pyo.ConcreteModel, options: SolveOptions) -> SolveOutc
     rhs = np.asarray(form.rhs, float)
     row_lo = np.where(sense >= 0, np.where(sense == 0, rhs, -math.inf), rhs)
     row_hi = np.where(sense <= 0, np.where(sense == 0, rhs, math.inf), rhs)
-    maximise = form.objectives[0].sense == pyo.maximize
-
     A = form.A.tocsr()
     row_scale = _row_scale(A)
-    A = (sparse.diags(row_scale) @ A).tocsc()
-    lp = highspy.HighsLp()
-    lp.num_col_ = n
-    lp.num_row_ = len(rhs)
     cost = np.asarray(form.c.toarray()[0] if form.c.shape[0] else np.zeros(n), float)
-    lp.col_cost_ = cost * OBJECTIVE_SCALE
-    lp.offset_ = (float(form.c_offset[0]) if len(form.c_offset) else 0.0) * OBJECTIVE_SCALE
-    lp.col_lower_ = lb
-    lp.col_upper_ = ub
-    lp.row_lower_ = row_lo * row_scale
-    lp.row_upper_ = row_hi * row_scale
+    return StandardForm(
+        form=form, A=(sparse.diags(row_scale) @ A).tocsr(), cost=cost * OBJECTIVE_SCALE,
+        offset=(float(form.c_offset[0]) if len(form.c_offset) else 0.0) * OBJECTIVE_SCALE,
+        lb=lb, ub=ub, integer=integer, row_lo=row_lo, row_hi=row_hi, row_scale=row_scale,
+        maximise=form.objectives[0].sense == pyo.maximize)
+
+
+def highs_lp(A, cost, lb, ub, row_lo, row_hi, *, maximise: bool, offset: float = 0.0,
+             integer: np.ndarray | None = None) -> highspy.HighsLp:
+    """A HighsLp from arrays (A in any scipy sparse format)."""
+    A = sparse.csc_matrix(A)
+    lp = highspy.HighsLp()
+    lp.num_col_ = A.shape[1]
+    lp.num_row_ = A.shape[0]
+    lp.col_cost_ = np.asarray(cost, float)
+    lp.offset_ = float(offset)
+    lp.col_lower_ = np.asarray(lb, float)
+    lp.col_upper_ = np.asarray(ub, float)
+    lp.row_lower_ = np.asarray(row_lo, float)
+    lp.row_upper_ = np.asarray(row_hi, float)
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_ = A.indptr.astype(np.int32)
     lp.a_matrix_.index_ = A.indices.astype(np.int32)
     lp.a_matrix_.value_ = A.data.astype(float)
-    lp.a_matrix_.num_col_ = n
-    lp.a_matrix_.num_row_ = len(rhs)
+    lp.a_matrix_.num_col_ = A.shape[1]
+    lp.a_matrix_.num_row_ = A.shape[0]
     lp.sense_ = highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize
-    if integer.any():
+    if integer is not None and integer.any():
         lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
                            for i in integer]
+    return lp
 
+
+def full_model_highs(sf: StandardForm, options: SolveOptions) -> highspy.Highs:
     h = _new_highs(options)
-    h.passModel(lp)
+    h.passModel(highs_lp(sf.A, sf.cost, sf.lb, sf.ub, sf.row_lo * sf.row_scale,
+                         sf.row_hi * sf.row_scale, maximise=sf.maximise, offset=sf.offset,
+                         integer=sf.integer))
+    return h
+
+
+def load_solution(model: pyo.ConcreteModel, sf: StandardForm, x: np.ndarray) -> np.ndarray:
+    """Integers snapped (the tables report units), values set on the Pyomo variables."""
+    x = np.where(sf.integer, np.round(x), x)
+    for v, val in zip(sf.columns, x.tolist()):
+        v.set_value(val, skip_validation=True)
+    return x
+
+
+def _solve_stdform(model: pyo.ConcreteModel, options: SolveOptions) -> SolveOutcome:
+    from pyomo.common.errors import InfeasibleConstraintException
+
+    t0 = time.perf_counter()
+    try:
+        sf = compile_standard_form(model)
+    except InfeasibleConstraintException as exc:
+        return SolveOutcome("infeasible", False, message=str(exc),
+                            timings_s={"translate": time.perf_counter() - t0})
+    if options.uses_benders(sf):
+        from .decompose import solve_benders
+
+        out = solve_benders(model, sf, options, translate_s=time.perf_counter() - t0)
+        if out is not None:
+            return out
+        # no certified plan (an infeasible instance, a limit): the monolithic solve
+        # decides, and diagnoses infeasibility
+        t0 = time.perf_counter()
+    integer = sf.integer
+    h = full_model_highs(sf, options)
     if options.warm_start is not None and integer.any():
         cols = np.flatnonzero(integer)
-        values = [options.warm_start.get(_var_key(columns[j]), 0.0) for j in cols]
+        values = [options.warm_start.get(_var_key(sf.columns[j]), 0.0) for j in cols]
         h.setSolution(len(cols), cols.astype(np.int32), np.asarray(values, float))
     t1 = time.perf_counter()
     h.run()
@@ -184,15 +259,9 @@ def _solve_stdform(model: pyo.ConcreteModel, options: SolveOptions) -> SolveOutc
     # the HiGHS run time printed at the end of the log is that of this first run; later
     # runs (duals, elastic) append to the same log
     out.highs_run_time_s = float(h.getRunTime())
-    session = StdformSession(h, form, integer, row_lo, row_hi, row_scale, followup_log=(
-        options.log_path.with_name("solver-followup.log") if options.log_path else None))
-    out.session = session
+    out.session = StdformSession(h, sf, followup_log=_followup_log(options))
     if has_solution:
-        x = np.asarray(h.getSolution().col_value)
-        x = np.where(integer, np.round(x), x)  # snap integers: the tables report units
-        session.x = x
-        for v, val in zip(columns, x.tolist()):
-            v.set_value(val, skip_validation=True)
+        out.session.x = load_solution(model, sf, np.asarray(h.getSolution().col_value))
         out.objective = float(info.objective_function_value) / OBJECTIVE_SCALE
         out.best_bound = (float(info.mip_dual_bound) / OBJECTIVE_SCALE if integer.any()
                           else out.objective)
@@ -201,19 +270,39 @@ def _solve_stdform(model: pyo.ConcreteModel, options: SolveOptions) -> SolveOutc
     return out
 
 
+def _followup_log(options: SolveOptions) -> Path | None:
+    return options.log_path.with_name("solver-followup.log") if options.log_path else None
+
+
 @dataclass
 class StdformSession:
     """The HiGHS object and the row/column maps of a solved standard form, kept for the
     follow-up solves (fixed-integer LP for duals, elastic LP for infeasibility)."""
 
     h: highspy.Highs
-    form: object
-    integer: np.ndarray
-    row_lo: np.ndarray  # bounds as built (unscaled)
-    row_hi: np.ndarray
-    row_scale: np.ndarray  # HiGHS holds row i multiplied by row_scale[i]
+    sf: StandardForm
     x: np.ndarray | None = None
     followup_log: Path | None = None
+
+    @property
+    def form(self):
+        return self.sf.form
+
+    @property
+    def integer(self) -> np.ndarray:
+        return self.sf.integer
+
+    @property
+    def row_lo(self) -> np.ndarray:  # bounds as built (unscaled)
+        return self.sf.row_lo
+
+    @property
+    def row_hi(self) -> np.ndarray:
+        return self.sf.row_hi
+
+    @property
+    def row_scale(self) -> np.ndarray:  # HiGHS holds row i multiplied by row_scale[i]
+        return self.sf.row_scale
 
     def _followup(self) -> None:
         """Send the logs of follow-up solves to their own file, so that solver.log
@@ -230,19 +319,26 @@ class StdformSession:
                         idx if isinstance(idx, tuple) else (idx,)))
         return out
 
-    def fixed_integer_duals(self) -> np.ndarray | None:
-        """Row duals of the LP with every integer column fixed at the incumbent, as
-        d NPV / d (row bound): positive when relaxing the row would raise the NPV."""
+    def fix_integers_and_solve(self) -> bool:
+        """Solve the LP with every integer column fixed at the incumbent; True if optimal."""
         h, idx = self.h, np.flatnonzero(self.integer)
         if self.x is None:
-            return None
-        self._followup()
+            return False
         if len(idx):
             cont = np.zeros(len(idx), np.uint8)  # HighsVarType.kContinuous
             h.changeColsIntegrality(len(idx), idx.astype(np.int32), cont)
             h.changeColsBounds(len(idx), idx.astype(np.int32), self.x[idx], self.x[idx])
         h.run()
-        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+
+    def fixed_integer_duals(self) -> np.ndarray | None:
+        """Row duals of the LP with every integer column fixed at the incumbent, as
+        d NPV / d (row bound): positive when relaxing the row would raise the NPV."""
+        h = self.h
+        if self.x is None:
+            return None
+        self._followup()
+        if not self.fix_integers_and_solve():
             return None
         dual = np.asarray(h.getSolution().row_dual, float)
         # HiGHS reports duals of the objective in its own sense; for a maximisation,

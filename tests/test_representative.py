@@ -129,6 +129,6 @@ def test_default_thread_count_is_every_usable_core():
     half, which leaves the analytic centre on the main thread); its log says so."""
     from optimizer.solve import default_threads
 
-    res = solve(load_instance(QUICKSTART), representative_days=4)
+    res = solve(load_instance(QUICKSTART), representative_days=4, method="monolithic")
     n = default_threads()
     assert f"Thread count {n} (of {n} threads)" in res.solver_log
