@@ -181,7 +181,8 @@ def solve(instance: Instance, *, mip_gap: float = 1e-4, time_limit: float | None
                 explanation = explain(infeasible, built.data)
             timings["explain"] = time.perf_counter() - t
         close_log(outcome)
-        solver_log = log.read_text(errors="replace") if log.exists() else ""
+        solver_log = outcome.log_prefix + (log.read_text(errors="replace") if log.exists()
+                                           else "")
         if (outcome.highs_run_time_s is not None and outcome.method == "monolithic"
                 and "HiGHS run time" not in solver_log):
             # a MIP log reports its time as "Timing" in the solving report; end the log

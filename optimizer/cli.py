@@ -22,6 +22,13 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 
+def _check_method(method: str) -> None:
+    from .solve import METHODS
+
+    if method not in METHODS:
+        _fail(f"--method: expected one of {', '.join(METHODS)}, got {method!r}", 2)
+
+
 def _fail(message: str, code: int) -> None:
     err.print(message, markup=False, highlight=False)
     raise typer.Exit(code)
@@ -69,12 +76,16 @@ def solve(
     warm_start: Path | None = typer.Option(
         None, "--warm-start", help="run folder whose integer decisions start HiGHS"),
     route: str = typer.Option("stdform", "--route", hidden=True),
+    method: str = typer.Option(
+        "auto", "--method",
+        help="auto (Benders on representative days, one MILP hourly) | monolithic | benders"),
 ) -> None:
     """Validate, build, solve and write a run folder."""
     from .api import solve as api_solve
 
     if resolution not in (None, "hourly", "representative"):
         _fail(f"--resolution: expected 'hourly' or 'representative', got {resolution!r}", 2)
+    _check_method(method)
     if warm_start is not None and not (warm_start / "capex.csv").is_file():
         _fail(f"--warm-start: {warm_start} is not a run folder with a capex.csv", 2)
     t0 = time.perf_counter()
@@ -98,7 +109,7 @@ def solve(
             result = api_solve(inst, mip_gap=mip_gap, time_limit=time_limit, threads=threads,
                                resolution=resolution, representative_days=representative_days,
                                verbose=verbose, route=route, warm_start=warm_start,
-                               load_time_s=load_s)
+                               load_time_s=load_s, method=method)
         written = result.write(target)
     except typer.Exit:
         raise
@@ -147,6 +158,7 @@ def compare_resolution(
     time_limit: float | None = typer.Option(None, "--time-limit", min=0),
     mip_gap: float = typer.Option(1e-4, "--mip-gap", min=0),
     threads: int | None = typer.Option(None, "--threads", min=1),
+    method: str = typer.Option("auto", "--method", help="auto | monolithic | benders"),
 ) -> None:
     """Solve hourly and with K representative days per period; report the error."""
     from .api import compare_resolution as api_compare
@@ -157,12 +169,14 @@ def compare_resolution(
         _fail(f"--days: expected comma-separated whole numbers, got {days!r}", 2)
     if not ks or min(ks) < 1:
         _fail(f"--days: expected numbers >= 1, got {days!r}", 2)
+    _check_method(method)
     inst = _load(instance)
     shortest = min(inst.horizon.period_days())
     too_big = [k for k in ks if k > shortest]
     if too_big:
         _fail(f"--days: {too_big[0]} is more than the {shortest} days of the shortest period", 2)
-    table = api_compare(inst, ks, mip_gap=mip_gap, time_limit=time_limit, threads=threads)
+    table = api_compare(inst, ks, mip_gap=mip_gap, time_limit=time_limit, threads=threads,
+                        method=method)
     target = out_csv or Path("runs") / f"{inst.name}-resolution.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")

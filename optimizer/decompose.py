@@ -81,6 +81,7 @@ class _Log:
 def _quiet_highs(options: SolveOptions) -> highspy.Highs:
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
+    h.setOptionValue("log_to_console", bool(options.verbose))
     h.setOptionValue("threads", options.thread_count)
     return h
 
@@ -166,16 +167,21 @@ def _loop(model, sf, options, col_block, row_block, log, t_start, translate_s):
     master.changeColsIntegrality(len(int_cols), int_cols, np.zeros(len(int_cols), np.uint8))
 
     target = float(options.mip_gap)
-    deadline = (t_start + options.time_limit - translate_s) if options.time_limit else math.inf
+    deadline = (t_start + options.time_limit - translate_s if options.time_limit is not None
+                else math.inf)
     phase = "lp"
     best_value, best_x, upper = -math.inf, None, math.inf
     log(f"{'iter':>5} {'phase':>5} {'upper (kUSD)':>16} {'plan value':>16} "
         f"{'best':>16} {'gap':>9} {'cuts':>5} {'time':>7}")
+    timed_out = False
     for it in range(1, MAX_ITERATIONS + 1):
+        if time.perf_counter() >= deadline:
+            timed_out = True
+            break
         if phase == "mip":
             master.setOptionValue("mip_rel_gap", target / 10)
             if math.isfinite(deadline):
-                master.setOptionValue("time_limit", max(1.0, deadline - time.perf_counter()))
+                master.setOptionValue("time_limit", max(0.0, deadline - time.perf_counter()))
             if best_x is not None:
                 start = highspy.HighsSolution()
                 start.col_value = list(np.concatenate([best_x[plan], np.zeros(n_blocks)]))
@@ -184,6 +190,9 @@ def _loop(model, sf, options, col_block, row_block, log, t_start, translate_s):
         master.run()
         status = master.getModelStatus()
         S = highspy.HighsModelStatus
+        if status == S.kTimeLimit and master.getInfo().primal_solution_status != 2:
+            timed_out = True
+            break
         if status not in (S.kOptimal, S.kTimeLimit) or master.getInfo().primal_solution_status != 2:
             log(f"master: {master.modelStatusToString(status)}; handing over to the "
                 "monolithic solve")
@@ -230,7 +239,8 @@ def _loop(model, sf, options, col_block, row_block, log, t_start, translate_s):
             f"{best_value + sf.offset:16.2f} {gap:9.2e} {cuts:5d} "
             f"{time.perf_counter() - t_start:7.1f}")
         if phase == "lp":
-            if gap <= LP_PHASE_GAP or cuts == 0 or it >= MAX_ITERATIONS // 2:
+            if (gap <= LP_PHASE_GAP or cuts == 0 or it >= MAX_ITERATIONS // 2
+                    or time.perf_counter() >= deadline):
                 phase = "mip"
                 master.changeColsIntegrality(len(int_cols), int_cols,
                                              np.ones(len(int_cols), np.uint8))
@@ -239,14 +249,16 @@ def _loop(model, sf, options, col_block, row_block, log, t_start, translate_s):
                               for j in int_cols]
                     master.setSolution(len(int_cols), int_cols, np.asarray(values, float))
             continue
-        converged = gap <= target or (cuts == 0 and best_x is not None)
-        if converged or time.perf_counter() >= deadline:
+        if gap <= target or (cuts == 0 and best_x is not None):
+            break
+        if time.perf_counter() >= deadline:
+            timed_out = True
             break
     else:
         log("iteration limit; handing over to the monolithic solve")
         return None
     if best_x is None:
-        if time.perf_counter() >= deadline:
+        if timed_out:
             log("time limit before a plan without slack")
             out = SolveOutcome("time_limit", False,
                                timings_s={"translate": translate_s,

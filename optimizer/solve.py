@@ -17,7 +17,7 @@ import math
 import os
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import highspy
@@ -86,6 +86,7 @@ class SolveOutcome:
     message: str = ""
     session: StdformSession | None = None  # for duals and the elastic re-solve
     method: str = "monolithic"  # or "benders" (optimizer/decompose.py)
+    log_prefix: str = ""  # lines of a decomposition that handed over, to head the log
 
 
 def highs_version() -> str:
@@ -234,6 +235,7 @@ def _solve_stdform(model: pyo.ConcreteModel, options: SolveOptions) -> SolveOutc
     except InfeasibleConstraintException as exc:
         return SolveOutcome("infeasible", False, message=str(exc),
                             timings_s={"translate": time.perf_counter() - t0})
+    log_prefix, benders_s = "", 0.0
     if options.uses_benders(sf):
         from .decompose import solve_benders
 
@@ -241,7 +243,13 @@ def _solve_stdform(model: pyo.ConcreteModel, options: SolveOptions) -> SolveOutc
         if out is not None:
             return out
         # no certified plan (an infeasible instance, a limit): the monolithic solve
-        # decides, and diagnoses infeasibility
+        # decides, and diagnoses infeasibility; HiGHS rewrites the log file, so the
+        # decomposition's lines are kept to head it
+        if options.log_path is not None and options.log_path.exists():
+            log_prefix = options.log_path.read_text(errors="replace")
+        benders_s = time.perf_counter() - t0
+        if options.time_limit is not None:  # the limit covers both attempts
+            options = replace(options, time_limit=max(1.0, options.time_limit - benders_s))
         t0 = time.perf_counter()
     integer = sf.integer
     h = full_model_highs(sf, options)
@@ -256,6 +264,9 @@ def _solve_stdform(model: pyo.ConcreteModel, options: SolveOptions) -> SolveOutc
     info = h.getInfo()
     out = SolveOutcome(status, has_solution,
                        timings_s={"translate": t1 - t0, "solve": t2 - t1})
+    out.log_prefix = log_prefix
+    if benders_s:
+        out.timings_s["benders"] = benders_s  # the decomposition that handed over
     # the HiGHS run time printed at the end of the log is that of this first run; later
     # runs (duals, elastic) append to the same log
     out.highs_run_time_s = float(h.getRunTime())

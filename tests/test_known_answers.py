@@ -13,11 +13,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import alternating, base_instance, base_site, solve_exact, term_total
+from conftest import SOLVE_METHOD, alternating, base_instance, base_site, solve_exact, term_total
 
 REL = 1e-6
 FEB, MAR, APR = 672, 744, 720
 Y = 8760.0
+
+
+@pytest.fixture(autouse=True, params=["monolithic", "benders"])
+def method(request, monkeypatch):
+    """Every known answer is checked through both solve methods: one HiGHS MILP, and the
+    Benders decomposition (optimizer/decompose.py; models without integers always take
+    the monolithic solve)."""
+    monkeypatch.setitem(SOLVE_METHOD, "method", request.param)
+    return request.param
 
 
 def approx(x: float):
