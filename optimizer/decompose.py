@@ -47,6 +47,7 @@ SLACK_PENALTY = 100.0  # times the largest operating cost coefficient, per unit 
 LP_PHASE_GAP = 1e-6
 MAX_ITERATIONS = 500
 FEASIBILITY_TOL = 1e-6  # row and bound violation allowed in the final check, relative
+SLACK_TOL = 1e-6  # total slack of a plan's blocks (row units) for it to count as a solution
 
 
 def _row_blocks(A: sparse.csr_matrix, col_block: np.ndarray) -> np.ndarray | None:
@@ -102,13 +103,11 @@ class _Block:
         self.h.passModel(highs_lp(A[:, cols], sf.cost[cols], sf.lb[cols], sf.ub[cols],
                                   self.lo, self.hi, maximise=True))
         # +1 lifts a row above its lower bound, -1 pulls it below its upper bound
-        n_slack = 0
         for sign, finite in ((1.0, np.isfinite(self.lo)), (-1.0, np.isfinite(self.hi))):
             sel = np.flatnonzero(finite).astype(np.int32)
             k = len(sel)
             self.h.addCols(k, np.full(k, -penalty), np.zeros(k), np.full(k, math.inf), k,
                            np.arange(k, dtype=np.int32), sel, np.full(k, sign))
-            n_slack += k
         self.n = len(cols)
         self.all_rows = np.arange(len(rows), dtype=np.int32)
 
@@ -133,7 +132,8 @@ def solve_benders(model: pyo.ConcreteModel, sf: StandardForm, options: SolveOpti
     col_block = np.fromiter((options.column_block(v) for v in sf.columns), np.int64,
                             len(sf.columns))
     row_block = _row_blocks(sf.A, col_block)
-    if row_block is None or col_block.max() < 0:
+    # the blocks must be LPs (their duals make the cuts) and there must be some
+    if row_block is None or col_block.max() < 0 or sf.integer[col_block >= 0].any():
         return None
     log = _Log(options)
     try:
@@ -227,7 +227,8 @@ def _loop(model, sf, options, col_block, row_block, log, t_start, translate_s):
                 coef = np.concatenate([-grad[nz], [1.0]])
                 master.addRow(-math.inf, v - float(grad @ x_plan), len(idx), idx, coef)
                 cuts += 1
-        feasible = slack <= 1e-9 * max(1.0, abs(value))
+        # slack columns cost SLACK_PENALTY per unit: HiGHS uses them only when it must
+        feasible = slack <= SLACK_TOL
         if phase == "mip" and feasible and value > best_value:
             best_value = value
             best_x = np.zeros(len(sf.columns))
