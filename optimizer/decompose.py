@@ -39,8 +39,19 @@ import numpy as np
 import pyomo.environ as pyo
 from scipy import sparse
 
-from .solve import (OBJECTIVE_SCALE, SolveOptions, SolveOutcome, StandardForm, StdformSession,
-                    _followup_log, _var_key, _zero_unreferenced, highs_lp, load_solution)
+from .solve import (
+    OBJECTIVE_SCALE,
+    SolveOptions,
+    SolveOutcome,
+    StandardForm,
+    StdformSession,
+    _followup_log,
+    _var_key,
+    _zero_unreferenced,
+    full_model_lp,
+    highs_lp,
+    load_solution,
+)
 
 THETA_BOUND = 1e7  # kUSD per block (10 bn USD); a block above it is refused (checked at the end)
 SLACK_PENALTY = 100.0  # times the largest operating cost coefficient, per unit of slack
@@ -279,9 +290,7 @@ def _loop(model, sf, options, col_block, row_block, log, t_start, translate_s):
     # variable at once (ASIC retirements included), never below the Benders solution;
     # the same object then gives the marginal values (StdformSession.fixed_integer_duals)
     h = _quiet_highs(options)
-    h.passModel(highs_lp(sf.A, sf.cost, sf.lb, sf.ub, sf.row_lo * sf.row_scale,
-                         sf.row_hi * sf.row_scale, maximise=True, offset=sf.offset,
-                         integer=sf.integer))
+    h.passModel(full_model_lp(sf))
     session = StdformSession(h, sf, followup_log=_followup_log(options))
     session.x = np.where(sf.integer, np.round(best_x), best_x)
     x, value = best_x, best_value

@@ -210,11 +210,15 @@ def highs_lp(A, cost, lb, ub, row_lo, row_hi, *, maximise: bool, offset: float =
     return lp
 
 
+def full_model_lp(sf: StandardForm) -> highspy.HighsLp:
+    return highs_lp(sf.A, sf.cost, sf.lb, sf.ub, sf.row_lo * sf.row_scale,
+                    sf.row_hi * sf.row_scale, maximise=sf.maximise, offset=sf.offset,
+                    integer=sf.integer)
+
+
 def full_model_highs(sf: StandardForm, options: SolveOptions) -> highspy.Highs:
     h = _new_highs(options)
-    h.passModel(highs_lp(sf.A, sf.cost, sf.lb, sf.ub, sf.row_lo * sf.row_scale,
-                         sf.row_hi * sf.row_scale, maximise=sf.maximise, offset=sf.offset,
-                         integer=sf.integer))
+    h.passModel(full_model_lp(sf))
     return h
 
 
