@@ -232,7 +232,9 @@ def _print_summary(result, written: Path) -> None:
         f"AI share of energy {k['ai_share_of_site_energy']:.1%}  "
         f"mining uptime {k['mining_uptime']:.1%}", highlight=False)
     out.print("times (s): " + "  ".join(f"{name} {v:.2f}" for name, v in t.items())
-              + f"  (HiGHS run time {result.highs_run_time_s or 0:.2f})", highlight=False)
+              + (f"  (HiGHS run time {result.highs_run_time_s or 0:.2f}"
+                 + (", Benders decomposition)" if result.method == "benders" else ")")),
+              highlight=False)
     out.print(f"run folder: {written}", highlight=False)
 
 
