@@ -106,6 +106,22 @@ def make_instance(tmp_path: Path):
     return make
 
 
+def mandatory_contract(units: int, *, capex_usd: float = 250000, halls: dict | None = None,
+                       **instance_keys) -> dict:
+    """One site ``s`` and one mandatory contract ("lab", February) for ``units`` of an
+    8-GPU, 10 kW air-cooled server with lead 0 (the infeasible cases of
+    test_marginals_infeasibility.py and test_decompose.py)."""
+    product = {"id": "h100", "gpus_per_unit": 8, "it_kw": 10.0, "cooling": "air",
+               "capex_usd": capex_usd, "lead_periods": 0, "life_years": 5,
+               "spot_price_usd_per_gpu_hour": 2.0}
+    site = base_site(halls=halls) if halls is not None else base_site()
+    return base_instance(
+        sites=[site], gpu_products=[product],
+        contracts=[{"id": "lab", "site": "s", "product": "h100", "units": units,
+                    "price_usd_per_gpu_hour": 2.0, "start_period": 0, "end_period": 1}],
+        **instance_keys)
+
+
 # set by tests that run the same cases through each solve method (test_known_answers.py)
 SOLVE_METHOD = {"method": "auto"}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import BUNDLED_ROOT, base_instance, base_site
+from conftest import BUNDLED_ROOT, mandatory_contract
 from scipy import sparse
 
 from optimizer.api import load_instance, solve
@@ -60,14 +60,8 @@ def test_an_infeasible_instance_hands_over_to_the_monolithic_solve_and_is_explai
     """A mandatory contract needs 2.5 M USD of GPUs in period 0 against a 1 M USD budget
     (the case of test_marginals_infeasibility.py): the master has no plan, so the
     monolithic solve decides (infeasible, exit 3) and the explanation names the budget."""
-    product = {"id": "h100", "gpus_per_unit": 8, "it_kw": 10.0, "cooling": "air",
-               "capex_usd": 250000, "lead_periods": 0, "life_years": 5,
-               "spot_price_usd_per_gpu_hour": 2.0}
-    site = base_site(halls={"mining_mw": 0.0, "ai_mw": 50.0})
-    inst = make_instance(base_instance(
-        sites=[site], gpu_products=[product], capex_budget_usd=1.0e6,
-        contracts=[{"id": "lab", "site": "s", "product": "h100", "units": 10,
-                    "price_usd_per_gpu_hour": 2.0, "start_period": 0, "end_period": 1}]))
+    inst = make_instance(mandatory_contract(10, halls={"mining_mw": 0.0, "ai_mw": 50.0},
+                                            capex_budget_usd=1.0e6))
     res = solve(inst, method="benders")
     assert res.exit_code == 3 and res.method == "monolithic"
     assert list(res.infeasibility["group"]) == ["capex_budget"]
@@ -78,14 +72,7 @@ def test_a_plan_that_needs_slack_in_the_hours_is_not_a_solution(make_instance):
     """A mandatory contract for 100 units (1 MW) at a site without AI hall space: every
     plan leaves gpu_available short in the hours (or breaks ai_hall), so no plan
     without slack exists; the monolithic solve then reports infeasible."""
-    product = {"id": "h100", "gpus_per_unit": 8, "it_kw": 10.0, "cooling": "air",
-               "capex_usd": 250000, "lead_periods": 0, "life_years": 5,
-               "spot_price_usd_per_gpu_hour": 2.0}
-    site = base_site(halls={"mining_mw": 10.0, "ai_mw": 0.0})
-    inst = make_instance(base_instance(
-        sites=[site], gpu_products=[product],
-        contracts=[{"id": "lab", "site": "s", "product": "h100", "units": 100,
-                    "price_usd_per_gpu_hour": 2.0, "start_period": 0, "end_period": 1}]))
+    inst = make_instance(mandatory_contract(100, halls={"mining_mw": 10.0, "ai_mw": 0.0}))
     res = solve(inst, method="benders")
     assert res.status == "infeasible" and res.method == "monolithic"
     assert "handing over to the monolithic solve" in res.solver_log

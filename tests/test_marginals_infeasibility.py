@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import base_instance, base_site, deep_update, solve_exact
+from conftest import base_instance, base_site, deep_update, mandatory_contract, solve_exact
 
 from optimizer.api import solve
 
@@ -112,14 +112,8 @@ def test_budget_too_small_for_a_mandatory_purchase_is_explained(make_instance):
     costs 1.5 in the elastic objective (1e-6 per USD), against 6 missing units * 10 kW
     * 672 h = 40.3 MWh for buying only 4, so the explanation names capex_budget and the
     1.5 M USD overrun."""
-    product = {"id": "h100", "gpus_per_unit": 8, "it_kw": 10.0, "cooling": "air",
-               "capex_usd": 250000, "lead_periods": 0, "life_years": 5,
-               "spot_price_usd_per_gpu_hour": 2.0}
-    site = base_site(halls={"mining_mw": 0.0, "ai_mw": 50.0})
-    inst = make_instance(base_instance(
-        sites=[site], gpu_products=[product], capex_budget_usd=1.0e6,
-        contracts=[{"id": "lab", "site": "s", "product": "h100", "units": 10,
-                    "price_usd_per_gpu_hour": 2.0, "start_period": 0, "end_period": 1}]))
+    inst = make_instance(mandatory_contract(10, halls={"mining_mw": 0.0, "ai_mw": 50.0},
+                                            capex_budget_usd=1.0e6))
     res = solve(inst)
     assert res.exit_code == 3
     assert list(res.infeasibility["group"]) == ["capex_budget"]
@@ -133,13 +127,7 @@ def test_contract_without_hall_space_is_explained(make_instance):
     conversion: the units cannot be installed (ai_hall, 1 MW * 672 h = 672 MWh) or, if
     not bought, are missing hour by hour (gpu_available, 100 units * 10 kW * 672 h =
     672 MWh). Both cost the same; either way the site and a group at fault are named."""
-    product = {"id": "h100", "gpus_per_unit": 8, "it_kw": 10.0, "cooling": "air",
-               "capex_usd": 1000, "lead_periods": 0, "life_years": 5,
-               "spot_price_usd_per_gpu_hour": 2.0}
-    inst = make_instance(base_instance(
-        sites=[base_site()], gpu_products=[product],
-        contracts=[{"id": "lab", "site": "s", "product": "h100", "units": 100,
-                    "price_usd_per_gpu_hour": 2.0, "start_period": 0, "end_period": 1}]))
+    inst = make_instance(mandatory_contract(100, capex_usd=1000))
     res = solve(inst)
     assert res.exit_code == 3
     assert set(res.infeasibility["group"]) <= {"ai_hall", "gpu_available"}
