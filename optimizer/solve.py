@@ -45,11 +45,13 @@ class SolveOptions:
     column_block: object = None  # callable: Pyomo variable -> block (-1: the plan)
     decompose_by_default: bool = False
 
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+
     def uses_benders(self, sf) -> bool:
         if self.route != "stdform" or self.column_block is None or not sf.integer.any():
             return False
-        if self.method not in METHODS:
-            raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
         return self.method == "benders" or (self.method == "auto" and self.decompose_by_default)
 
     def highs_options(self) -> dict:
@@ -253,7 +255,7 @@ def _solve_stdform(model: pyo.ConcreteModel, options: SolveOptions) -> SolveOutc
             log_prefix = options.log_path.read_text(errors="replace")
         benders_s = time.perf_counter() - t0
         if options.time_limit is not None:  # the limit covers both attempts
-            options = replace(options, time_limit=max(1.0, options.time_limit - benders_s))
+            options = replace(options, time_limit=max(0.0, options.time_limit - benders_s))
         t0 = time.perf_counter()
     integer = sf.integer
     h = full_model_highs(sf, options)

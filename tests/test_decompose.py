@@ -86,3 +86,10 @@ def test_no_time_at_all_stops_the_decomposition_without_a_plan():
     res = solve(inst, representative_days=3, method="benders", time_limit=0.0)
     assert (res.status, res.exit_code, res.npv_usd) == ("time_limit", 4, None)
 
+
+
+def test_an_unknown_method_is_refused_whatever_the_grid():
+    inst = load_instance(BUNDLED_ROOT / "quickstart" / "instance.yaml")
+    with pytest.raises(ValueError, match="unknown method 'fast'; choose one of auto, "
+                                         "monolithic, benders"):
+        solve(inst, method="fast")
