@@ -26,8 +26,8 @@ from .results.marginals import marginal_table
 from .results.tables import capex_table, cashflow_tables, dispatch_table, kpis
 from .results.warmstart import integer_start
 from .results.writer import instance_files, to_json, write_run_folder
-from .solve import SolveOptions, SolveOutcome, close_log, highs_version, solve_model
-from .timegrid import TimeGrid, build_time_grid
+from .solver.highs import SolveOptions, SolveOutcome, close_log, highs_version, solve_model
+from .time.grid import TimeGrid, build_time_grid
 
 __all__ = ["load_instance", "solve", "Result", "build", "Instance"]
 
@@ -126,7 +126,7 @@ def build(instance: Instance, *, resolution: str | None = None,
         mode = "representative"
     features = None
     if (mode or instance.horizon.resolution.mode) == "representative":
-        from .representative import features_of
+        from .time.representative import features_of
 
         features = features_of(instance)
     grid = build_time_grid(instance.horizon, mode=mode, features=features,

@@ -23,7 +23,7 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def _check_method(method: str) -> None:
-    from .solve import METHODS
+    from .solver.highs import METHODS
 
     if method not in METHODS:
         _fail(f"--method: expected one of {', '.join(METHODS)}, got {method!r}", 2)

@@ -1,4 +1,4 @@
-"""The Benders decomposition (optimizer/decompose.py) against the monolithic MILP.
+"""The Benders decomposition (optimizer/solver/benders.py) against the monolithic MILP.
 
 Its answers are also checked by every known-answer test (test_known_answers.py runs each
 through both methods) and by the checker on the bundled portfolio-3y run, which takes
@@ -12,7 +12,7 @@ from conftest import BUNDLED_ROOT, mandatory_contract
 from scipy import sparse
 
 from optimizer.api import load_instance, solve
-from optimizer.decompose import _row_blocks
+from optimizer.solver.benders import _row_blocks
 
 
 def test_rows_take_the_block_of_their_operating_columns_and_plan_rows_minus_one():

@@ -23,7 +23,7 @@ Y = 8760.0
 @pytest.fixture(autouse=True, params=["monolithic", "benders"])
 def method(request, monkeypatch):
     """Every known answer is checked through both solve methods: one HiGHS MILP, and the
-    Benders decomposition (optimizer/decompose.py; models without integers always take
+    Benders decomposition (optimizer/solver/benders.py; models without integers always take
     the monolithic solve)."""
     monkeypatch.setitem(SOLVE_METHOD, "method", request.param)
     return request.param

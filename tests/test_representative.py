@@ -61,7 +61,7 @@ def test_peak_days_are_kept_with_weight_one(permian):
 
 
 def test_same_instance_gives_the_same_days(permian):
-    from optimizer import representative
+    from optimizer.time import representative
 
     a = build(permian, representative_days=6).data.grid.steps
     representative._CACHE.clear()  # recluster from scratch, not from the cache
@@ -111,7 +111,7 @@ def test_a_price_spike_does_not_hide_the_price_levels_from_the_clustering():
     temperature column: the two clusters of K = 2 are the 12 cheap and the 8 dear days."""
     import pandas as pd
 
-    from optimizer.representative import _cluster
+    from optimizer.time.representative import _cluster
 
     days = np.arange(20)
     level = np.repeat(np.where(days < 12, 20.0, 80.0), 24)
@@ -127,7 +127,7 @@ def test_a_price_spike_does_not_hide_the_price_levels_from_the_clustering():
 def test_default_thread_count_is_every_usable_core():
     """Without --threads HiGHS gets every core this process may use (its own default is
     half, which leaves the analytic centre on the main thread); its log says so."""
-    from optimizer.solve import default_threads
+    from optimizer.solver.highs import default_threads
 
     res = solve(load_instance(QUICKSTART), representative_days=4, method="monolithic")
     n = default_threads()

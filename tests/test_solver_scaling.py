@@ -1,11 +1,11 @@
-"""The scaled copy HiGHS solves (optimizer/solve.py): which rows are scaled and by what.
+"""The scaled copy HiGHS solves (optimizer/solver/highs.py): which rows are scaled and by what.
 That the scaling changes no answer is checked by every known-answer test (objective),
 tests/test_marginals_infeasibility.py (duals, elastic slacks of the scaled budget row)."""
 
 import numpy as np
 from scipy import sparse
 
-from optimizer.solve import ROW_SCALE_ABOVE, _row_scale
+from optimizer.solver.highs import ROW_SCALE_ABOVE, _row_scale
 
 
 def test_only_rows_with_large_coefficients_are_scaled_into_10_to_100():

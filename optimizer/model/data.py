@@ -12,29 +12,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..timegrid import TimeGrid
+from ..time.grid import TimeGrid
+from ..time.values import hourly_values, per_period
 
 COOLING_TYPES = ("air", "liquid")
-
-
-def _is_column(value) -> bool:
-    return hasattr(value, "column") and hasattr(value, "scale")
-
-
-def hourly_values(value, series, hour_period: np.ndarray) -> np.ndarray:
-    """An **hourly** value resolved to one float per calendar hour of the horizon."""
-    if _is_column(value):
-        return series[value.column].to_numpy(dtype=float) * float(value.scale)
-    if isinstance(value, (list, tuple)):
-        return np.asarray(value, dtype=float)[hour_period]
-    return np.full(len(hour_period), float(value))
-
-
-def per_period(value, n_periods: int) -> np.ndarray:
-    """A **per-period** value as one float per period."""
-    if isinstance(value, (list, tuple)):
-        return np.asarray(value, dtype=float)
-    return np.full(n_periods, float(value))
 
 
 def order_periods(lead: int, n_periods: int) -> list[int]:

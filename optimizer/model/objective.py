@@ -6,7 +6,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression
 
-from ..timegrid import TimeGrid
+from ..time.grid import TimeGrid
 from .cashflow import CashflowRegistry
 
 

@@ -36,7 +36,7 @@ def used_columns(instance) -> list[str]:
     ``{column:}`` values anywhere, PPA profiles and coincident-peak flags."""
     from pydantic import BaseModel
 
-    from .instance import ColumnRef
+    from ..instance import ColumnRef
 
     found: dict[str, None] = {}
 
@@ -61,7 +61,7 @@ def used_columns(instance) -> list[str]:
 def features_of(instance) -> Features:
     """The clustering features: the series columns the instance uses (each once, raw:
     tsam min-max normalises every column), and the hours that force a peak day."""
-    from .model.data import hourly_values
+    from .values import hourly_values
 
     hours = instance.series.index
     starts = pd.DatetimeIndex(instance.horizon.period_starts())

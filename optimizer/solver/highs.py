@@ -243,7 +243,7 @@ def _solve_stdform(model: pyo.ConcreteModel, options: SolveOptions) -> SolveOutc
                             timings_s={"translate": time.perf_counter() - t0})
     log_prefix, benders_s = "", 0.0
     if options.uses_benders(sf):
-        from .decompose import solve_benders
+        from .benders import solve_benders
 
         out = solve_benders(model, sf, options, translate_s=time.perf_counter() - t0)
         if out is not None:

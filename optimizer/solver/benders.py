@@ -39,7 +39,7 @@ import numpy as np
 import pyomo.environ as pyo
 from scipy import sparse
 
-from .solve import (
+from .highs import (
     OBJECTIVE_SCALE,
     SolveOptions,
     SolveOutcome,

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .instance import ColumnRef, InstanceError, load_instance
+from ..instance import ColumnRef, InstanceError, load_instance
 
 __all__ = [
     "CASHFLOW_TERMS",

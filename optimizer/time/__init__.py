@@ -1,0 +1,1 @@
+"""The time layer: periods, steps, weights and discount factors; representative days."""
