@@ -2,101 +2,118 @@
 
     from optimizer.api import load_instance, solve
     inst = load_instance("instances/quickstart/instance.yaml")
-    result = solve(inst, mip_gap=1e-4)
+    result = solve(inst, mip_gap=1e-4)            # or solve(inst, SolveConfig(...))
     result.cashflows.groupby("term").discounted_usd.sum()
-    cheaper = inst.model_copy(update={"discount_rate": ...})  # then solve again
+    cheaper = inst.model_copy(update={"market": ...})  # then solve again
 """
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from . import pipeline
 from .instance import Instance, load_instance
-from .model.build import BuiltModel, build_model, dispatch_blocks
-from .model.data import prepare
-from .results.infeasibility import elastic_penalty, explain, infeasibility_table
-from .results.marginals import marginal_table
-from .results.tables import capex_table, cashflow_tables, dispatch_table, kpis
-from .results.warmstart import integer_start
-from .results.writer import instance_files, to_json, write_run_folder
-from .solver.highs import SolveOptions, SolveOutcome, close_log, highs_version, solve_model
-from .time.grid import TimeGrid, build_time_grid
+from .model.build import BuiltModel
+from .model.data import ModelData
+from .results.summary import RunSummary
+from .results.tables import plan_differences
+from .results.writer import instance_files, write_run_folder
+from .solver.config import SolveConfig, make_config
+from .solver.solution import Solution
+from .time.grid import TimeGrid
 
-__all__ = ["load_instance", "solve", "Result", "build", "Instance"]
-
-EXIT_CODES = {"optimal": 0, "time_limit": 0, "infeasible": 3, "unbounded": 3, "error": 1}
+__all__ = ["load_instance", "solve", "Result", "build", "Instance", "SolveConfig",
+           "compare_resolution"]
 
 
 @dataclass
 class Result:
+    """One solved (or failed) instance: the labelled solution, every table, the logs."""
+
     instance: Instance
-    status: str
-    npv_usd: float | None
-    best_bound_usd: float | None
-    mip_gap: float | None
+    config: SolveConfig
+    solution: Solution
     grid: TimeGrid
-    capex: pd.DataFrame | None
-    dispatch: pd.DataFrame | None
-    cashflows: pd.DataFrame | None
-    kpis: dict
-    timings_s: dict
-    solver_options: dict
-    solver_log: str = ""
-    highs_run_time_s: float | None = None
-    message: str = ""
+    data: ModelData | None = field(default=None, repr=False)
+    capex: pd.DataFrame | None = None
+    dispatch: pd.DataFrame | None = None
+    cashflows: pd.DataFrame | None = None
+    kpis: dict = field(default_factory=dict)
     marginals: pd.DataFrame | None = None
     infeasibility: pd.DataFrame | None = None
     explanation: list[str] = field(default_factory=list)
+    timings_s: dict = field(default_factory=dict)
+    message: str = ""
+    solver_log: str = ""
     followup_log: str = ""  # HiGHS's log of the fixed-integer LP / elastic re-solve
     built: BuiltModel | None = field(default=None, repr=False)
-    method: str = "monolithic"  # how the MILP was solved: monolithic or benders
+
+    @property
+    def status(self) -> str:
+        return self.solution.status
 
     @property
     def has_solution(self) -> bool:
         return self.capex is not None
 
     @property
-    def exit_code(self) -> int:
-        if self.status == "time_limit" and not self.has_solution:
-            return 4
-        return EXIT_CODES.get(self.status, 1)
+    def npv_usd(self) -> float | None:
+        return float(self.cashflows["discounted_usd"].sum()) if self.has_solution else None
 
-    def summary(self, files: dict[str, bytes] | None = None) -> dict:
+    @property
+    def best_bound_usd(self) -> float | None:
+        return self.solution.best_bound_usd
+
+    @property
+    def mip_gap(self) -> float | None:
+        return self.solution.mip_gap
+
+    @property
+    def method(self) -> str:
+        return self.solution.method
+
+    @property
+    def highs_run_time_s(self) -> float | None:
+        return self.solution.highs_run_time_s
+
+    @property
+    def solver_options(self) -> dict:
+        return self.config.highs_options()
+
+    @property
+    def exit_code(self) -> int:
+        return pipeline.exit_code(self.status, self.has_solution)
+
+    def __getstate__(self):
+        # the HiGHS session and the Pyomo model stay in the process that solved
+        state = dict(self.__dict__)
+        if self.solution.session is not None:
+            from dataclasses import replace
+
+            state["solution"] = replace(self.solution, session=None)
+        state["built"] = None
+        return state
+
+    def summary(self, files: dict[str, bytes] | None = None) -> RunSummary:
         files = files if files is not None else instance_files(self.instance)
-        digest = hashlib.sha256()
-        for name in sorted(files):
-            digest.update(name.encode() + b"\0" + files[name])
-        return {
-            "instance": self.instance.name,
-            "instance_sha256": digest.hexdigest(),
-            "status": self.status,
-            "npv_usd": self.npv_usd,
-            "best_bound_usd": self.best_bound_usd,
-            "mip_gap": self.mip_gap,
-            "resolution": {"mode": self.grid.mode, "steps": int(self.grid.n_steps),
-                           "periods": int(self.grid.n_periods),
-                           **({"days_per_period": self.grid.extra["days_per_period"]}
-                              if "days_per_period" in self.grid.extra else {})},
-            "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
-            "highs_run_time_s": self.highs_run_time_s,
-            "solver": {"name": "highs", "version": highs_version(),
-                       "options": self.solver_options, "method": self.method},
-            "kpis": self.kpis,
-            "marginals": (self.marginals.to_dict(orient="records")
-                          if self.marginals is not None else None),
-            "infeasibility": self.explanation or None,
-            "message": self.message,
-        }
+        table = None
+        if self.has_solution:
+            from .results.tables import Tables
+
+            table = Tables(self.capex, self.dispatch, self.cashflows, self.kpis)
+        diag = pipeline.Diagnostics(self.marginals, self.infeasibility, self.explanation)
+        return pipeline.summarise(instance=self.instance, files=files,
+                                  solution=self.solution, grid=self.grid, config=self.config,
+                                  timings_s=self.timings_s, table=table, diagnostics=diag,
+                                  message=self.message)
 
     def write(self, out_dir: str | Path) -> Path:
-        """Write the run folder of results-format.md (atomically)."""
+        """Write the run folder of results-format.md (atomically; summary.json last)."""
         t0 = time.perf_counter()
         files = instance_files(self.instance)
         frames = {}
@@ -107,138 +124,92 @@ class Result:
             frames["marginals.csv"] = self.marginals
         if self.infeasibility is not None:
             frames["infeasibility.csv"] = self.infeasibility
-        written = {**files, "solver.log": self.solver_log}
+        written: dict[str, bytes | str] = {**files, "solver.log": self.solver_log}
         if self.followup_log:
             written["solver-followup.log"] = self.followup_log
         # the write time is measured up to here; the summary records it
         self.timings_s["write"] = time.perf_counter() - t0
-        written["summary.json"] = to_json(self.summary(files))
+        written["summary.json"] = self.summary(files).model_dump_json(indent=2) + "\n"
         out = write_run_folder(out_dir, written, frames)
         self.timings_s["write"] = time.perf_counter() - t0
         return out
 
 
-def build(instance: Instance, *, resolution: str | None = None,
-          representative_days: int | None = None) -> BuiltModel:
+def _config(config: SolveConfig | None, options: dict) -> SolveConfig:
+    if config is not None and not options:
+        return config
+    return make_config(config, **options)
+
+
+def build(instance: Instance, config: SolveConfig | None = None, **options) -> BuiltModel:
     """Time grid + data + Pyomo model of an instance (no solve)."""
-    mode = resolution
-    if representative_days is not None and resolution is None:
-        mode = "representative"
-    features = None
-    if (mode or instance.horizon.resolution.mode) == "representative":
-        from .time.representative import features_of
-
-        features = features_of(instance)
-    grid = build_time_grid(instance.horizon, mode=mode, features=features,
-                           days_per_period=representative_days)
-    return build_model(prepare(instance, grid))
+    config = _config(config, options)
+    grid = pipeline.time_grid(instance, config)
+    return pipeline.build(pipeline.prepare(instance, grid))
 
 
-def solve(instance: Instance, *, mip_gap: float = 1e-4, time_limit: float | None = None,
-          threads: int | None = None, resolution: str | None = None,
-          representative_days: int | None = None, verbose: bool = False,
-          route: str = "stdform", keep_model: bool = False, marginals_wanted: bool = True,
-          warm_start: str | Path | None = None, load_time_s: float = 0.0,
-          method: str = "auto") -> Result:
+def solve(instance: Instance, config: SolveConfig | None = None, *, load_time_s: float = 0.0,
+          **options) -> Result:
     """Build and solve an instance; the result holds the tables as DataFrames.
 
-    ``method``: "monolithic" (one HiGHS MIP), "benders" (optimizer/decompose.py) or
-    "auto" (benders on representative days, where it is measured faster; monolithic
-    on hourly grids)."""
+    ``config`` (a SolveConfig) and/or its fields as keyword arguments: ``mip_gap``,
+    ``time_limit``, ``threads``, ``method`` ("auto": Benders on representative days,
+    one MILP hourly; "monolithic"; "benders"), ``resolution``, ``representative_days``,
+    ``warm_start`` (a run folder), ``marginals``, ``verbose``, ``keep_model``."""
+    config = _config(config, options)
     timings = {"load": load_time_s}
     t0 = time.perf_counter()
-    built = build(instance, resolution=resolution, representative_days=representative_days)
+    grid = pipeline.time_grid(instance, config)
+    data = pipeline.prepare(instance, grid)
+    built = pipeline.build(data)
     timings["build"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    compiled = pipeline.compile(built)
+    timings["translate"] = time.perf_counter() - t0
+    if not config.keep_model:
+        built = compiled.columns = None  # the form holds no Pyomo object: free the model
     with tempfile.TemporaryDirectory(prefix="hashpivot-") as tmp:
         log = Path(tmp) / "solver.log"
-        options = SolveOptions(mip_gap=mip_gap, time_limit=time_limit, threads=threads,
-                               verbose=verbose, log_path=log, route=route,
-                               warm_start=integer_start(warm_start) if warm_start else None,
-                               method=method, column_block=dispatch_blocks(built),
-                               decompose_by_default=built.data.grid.mode == "representative")
-        outcome: SolveOutcome = solve_model(built.model, options)
-        timings.update(outcome.timings_s)
-        marginals = infeasible = None
-        explanation: list[str] = []
-        session = outcome.session
-        if session is not None and outcome.has_solution and marginals_wanted:
-            t = time.perf_counter()
-            dual = session.fixed_integer_duals()
-            if dual is not None:
-                marginals = marginal_table(session.row_names(), dual, built.data)
-            else:  # the file still exists, empty, and the summary says why
-                marginals = marginal_table([], np.zeros(0), built.data)
-                outcome.message = (outcome.message + " marginal values unavailable: the "
-                                   "fixed-integer LP did not solve to optimality.").strip()
-            timings["marginals"] = time.perf_counter() - t
-        elif session is not None and outcome.status == "infeasible":
-            t = time.perf_counter()
-            names = session.row_names()
-            elastic = session.elastic_slacks(elastic_penalty(names, built.data))
-            if elastic is not None:
-                _, below, above = elastic
-                infeasible = infeasibility_table(names, below + above, built.data)
-                explanation = explain(infeasible, built.data)
-            timings["explain"] = time.perf_counter() - t
-        close_log(outcome)
-        solver_log = outcome.log_prefix + (log.read_text(errors="replace") if log.exists()
-                                           else "")
-        if (outcome.highs_run_time_s is not None and outcome.method == "monolithic"
-                and "HiGHS run time" not in solver_log):
-            # a MIP log reports its time as "Timing" in the solving report; end the log
-            # with the LP-style line too, so every log ends with HiGHS's run time
-            solver_log += ("# Hashpivot: run time of the solve above, from Highs.getRunTime()\n"
-                           f"HiGHS run time      : {outcome.highs_run_time_s:14.2f}\n")
+        solution = pipeline.solve(compiled, data, config, log)
+        timings.update({k: v for k, v in solution.timings_s.items() if k != "translate"})
+        diag = pipeline.diagnose(solution, data, config)
+        timings.update(diag.timings_s)
+        if solution.session is not None:
+            solution.session.close_log()
+        solver_log = pipeline.solver_log_text(solution, log)
         followup = log.with_name("solver-followup.log")
         followup_log = followup.read_text(errors="replace") if followup.exists() else ""
     t1 = time.perf_counter()
-    capex = dispatch = cash = None
-    kpi: dict = {}
-    npv = None
-    if outcome.has_solution:
-        cash, hourly = cashflow_tables(built)
-        capex = capex_table(built)
-        dispatch, loads = dispatch_table(built, hourly)
-        kpi = kpis(built, cash, capex, loads)
-        npv = float(cash["discounted_usd"].sum())
+    table = pipeline.tabulate(solution, data)
     timings["results"] = time.perf_counter() - t1
+    if built is not None and compiled.columns is not None and solution.has_solution:
+        from .model.objective import attach
+        from .solver.stdform import OBJECTIVE_SCALE, assign
+
+        assign(compiled.columns, solution.x)
+        attach(built.model, compiled.columns, solution.form.cost / OBJECTIVE_SCALE,
+               solution.form.offset / OBJECTIVE_SCALE)
+    message = " ".join(m for m in (solution.message, diag.message) if m)
     return Result(
-        instance=instance, status=outcome.status, npv_usd=npv,
-        best_bound_usd=outcome.best_bound, mip_gap=outcome.mip_gap, grid=built.data.grid,
-        capex=capex, dispatch=dispatch, cashflows=cash, kpis=kpi, timings_s=timings,
-        solver_options=options.highs_options(), solver_log=solver_log,
-        highs_run_time_s=outcome.highs_run_time_s, message=outcome.message,
-        method=outcome.method,
-        marginals=marginals, infeasibility=infeasible, explanation=explanation,
-        followup_log=followup_log,
-        built=built if keep_model else None,
-    )
+        instance=instance, config=config, solution=solution, grid=grid, data=data,
+        capex=table.capex if table else None, dispatch=table.dispatch if table else None,
+        cashflows=table.cashflows if table else None, kpis=table.kpis if table else {},
+        marginals=diag.marginals, infeasibility=diag.infeasibility,
+        explanation=diag.explanation, timings_s=timings, message=message,
+        solver_log=solver_log, followup_log=followup_log, built=built)
 
 
-PLAN_KINDS = ("gpu", "conversion", "grid_upgrade", "cooling_upgrade", "contract", "lease", "ppa")
-
-
-def plan_differences(reference: pd.DataFrame, other: pd.DataFrame) -> tuple[float, str]:
-    """Largest absolute quantity difference of the build/accept decisions (per kind, item
-    and period) between two capex tables, and the differences as text."""
-    def keyed(df):
-        df = df[df["kind"].isin(PLAN_KINDS)]
-        return df.groupby(["kind", "item", "period"])["quantity"].sum()
-
-    a, b = keyed(reference), keyed(other)
-    diff = b.sub(a, fill_value=0.0)
-    diff = diff[diff.abs() > 1e-6]
-    text = "; ".join(f"{k}/{i}@p{p}:{d:+g}" for (k, i, p), d in diff.items())
-    return (float(diff.abs().max()) if len(diff) else 0.0), text
-
-
-def compare_resolution(instance: Instance, days: list[int], **solve_kw) -> pd.DataFrame:
+def compare_resolution(instance: Instance, days: list[int], config: SolveConfig | None = None,
+                       **options) -> pd.DataFrame:
     """Solve hourly and with each K representative days; one row per resolution with
     NPV, relative NPV error against hourly, plan differences, steps and times."""
+    config = _config(config, options)
     rows = []
-    hourly = solve(instance, resolution="hourly", **solve_kw)
+    hourly = solve(instance, config.model_copy(update={"resolution": "hourly",
+                                                        "representative_days": None}))
     runs = [("hourly", None, hourly)] + [
-        (f"K={k}", k, solve(instance, representative_days=k, **solve_kw))
+        (f"K={k}", k, solve(instance, config.model_copy(
+            update={"resolution": "representative", "representative_days": k})))
         for k in days]
     for label, k, res in runs:
         diff, text = (plan_differences(hourly.capex, res.capex)

@@ -23,10 +23,22 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def _check_method(method: str) -> None:
-    from .solver.highs import METHODS
+    from .solver.config import METHODS
 
     if method not in METHODS:
         _fail(f"--method: expected one of {', '.join(METHODS)}, got {method!r}", 2)
+
+
+def _solve_config(**options):
+    """One SolveConfig from the command's options; a bad value exits 2."""
+    from .solver.config import ConfigError, make_config
+
+    if "method" in options:
+        _check_method(options["method"])
+    try:
+        return make_config(**options)
+    except ConfigError as exc:
+        _fail(str(exc), 2)
 
 
 def _fail(message: str, code: int) -> None:
@@ -53,8 +65,16 @@ def validate(instance: Path = typer.Argument(..., help="instance YAML file")) ->
 
 
 @app.command()
-def schema() -> None:
-    """Print the JSON Schema of the instance format (for editors)."""
+def schema(
+    summary: bool = typer.Option(False, "--summary",
+                                 help="the schema of a run folder's summary.json instead"),
+) -> None:
+    """Print the JSON Schema of the instance format (or of summary.json)."""
+    if summary:
+        from .results.summary import RunSummary
+
+        sys.stdout.write(json.dumps(RunSummary.model_json_schema(), indent=2) + "\n")
+        return
     from .instance import Instance
 
     sys.stdout.write(json.dumps(Instance.model_json_schema(), indent=2) + "\n")
@@ -64,28 +84,32 @@ def schema() -> None:
 def solve(
     instance: Path = typer.Argument(..., help="instance YAML file"),
     out_dir: Path = typer.Option(None, "--out", help="run folder (default runs/<name>)"),
-    time_limit: float | None = typer.Option(None, "--time-limit", min=0,
-                                               help="seconds for HiGHS"),
-    mip_gap: float = typer.Option(1e-4, "--mip-gap", min=0, help="relative MIP gap"),
-    threads: int | None = typer.Option(None, "--threads", min=1),
+    time_limit: float | None = typer.Option(None, "--time-limit",
+                                            help="seconds for the solve"),
+    mip_gap: float = typer.Option(1e-4, "--mip-gap", help="relative MIP gap, 0 <= gap < 1"),
+    threads: int | None = typer.Option(None, "--threads"),
     resolution: str | None = typer.Option(None, "--resolution",
-                                             help="hourly: force hourly resolution"),
+                                          help="hourly: force hourly resolution"),
     representative_days: int | None = typer.Option(
-        None, "--representative-days", min=1, help="representative days per period"),
+        None, "--representative-days", help="representative days per period"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="stream HiGHS's log"),
     warm_start: Path | None = typer.Option(
         None, "--warm-start", help="run folder whose integer decisions start HiGHS"),
-    route: str = typer.Option("stdform", "--route", hidden=True),
     method: str = typer.Option(
         "auto", "--method",
         help="auto (Benders on representative days, one MILP hourly) | monolithic | benders"),
+    marginals: bool = typer.Option(True, "--marginals/--no-marginals",
+                                   help="marginal values from the fixed-integer LP"),
 ) -> None:
     """Validate, build, solve and write a run folder."""
     from .api import solve as api_solve
 
     if resolution not in (None, "hourly", "representative"):
         _fail(f"--resolution: expected 'hourly' or 'representative', got {resolution!r}", 2)
-    _check_method(method)
+    config = _solve_config(mip_gap=mip_gap, time_limit=time_limit, threads=threads,
+                           resolution=resolution, representative_days=representative_days,
+                           verbose=verbose, warm_start=warm_start, method=method,
+                           marginals=marginals)
     if warm_start is not None and not (warm_start / "capex.csv").is_file():
         _fail(f"--warm-start: {warm_start} is not a run folder with a capex.csv", 2)
     t0 = time.perf_counter()
@@ -106,10 +130,7 @@ def solve(
     try:
         with err.status("building and solving…") if not verbose and err.is_terminal else \
                 _nullcontext():
-            result = api_solve(inst, mip_gap=mip_gap, time_limit=time_limit, threads=threads,
-                               resolution=resolution, representative_days=representative_days,
-                               verbose=verbose, route=route, warm_start=warm_start,
-                               load_time_s=load_s, method=method)
+            result = api_solve(inst, config, load_time_s=load_s)
         written = result.write(target)
     except typer.Exit:
         raise
@@ -155,9 +176,9 @@ def compare_resolution(
     days: str = typer.Option("4,8,12", "--days", help="comma-separated K values"),
     out_csv: Path = typer.Option(None, "--out",
                                  help="CSV file (default runs/<name>-resolution.csv)"),
-    time_limit: float | None = typer.Option(None, "--time-limit", min=0),
-    mip_gap: float = typer.Option(1e-4, "--mip-gap", min=0),
-    threads: int | None = typer.Option(None, "--threads", min=1),
+    time_limit: float | None = typer.Option(None, "--time-limit"),
+    mip_gap: float = typer.Option(1e-4, "--mip-gap"),
+    threads: int | None = typer.Option(None, "--threads"),
     method: str = typer.Option("auto", "--method", help="auto | monolithic | benders"),
 ) -> None:
     """Solve hourly and with K representative days per period; report the error."""
@@ -169,14 +190,14 @@ def compare_resolution(
         _fail(f"--days: expected comma-separated whole numbers, got {days!r}", 2)
     if not ks or min(ks) < 1:
         _fail(f"--days: expected numbers >= 1, got {days!r}", 2)
-    _check_method(method)
+    config = _solve_config(mip_gap=mip_gap, time_limit=time_limit, threads=threads,
+                           method=method)
     inst = _load(instance)
     shortest = min(inst.horizon.period_days())
     too_big = [k for k in ks if k > shortest]
     if too_big:
         _fail(f"--days: {too_big[0]} is more than the {shortest} days of the shortest period", 2)
-    table = api_compare(inst, ks, mip_gap=mip_gap, time_limit=time_limit, threads=threads,
-                        method=method)
+    table = api_compare(inst, ks, config)
     target = out_csv or Path("runs") / f"{inst.name}-resolution.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")

@@ -37,22 +37,22 @@ def test_benders_and_the_monolithic_milp_agree_within_the_gap(days):
     so their NPVs differ by at most 1e-4 of either, and each method's bound is at least
     the other's NPV (a bound below a feasible NPV would be wrong)."""
     inst = load_instance(BUNDLED_ROOT / "permian-1y" / "instance.yaml")
-    mono = solve(inst, representative_days=days, method="monolithic", marginals_wanted=False)
-    bend = solve(inst, representative_days=days, method="benders", marginals_wanted=False)
+    mono = solve(inst, representative_days=days, method="monolithic", marginals=False)
+    bend = solve(inst, representative_days=days, method="benders", marginals=False)
     assert (mono.status, bend.status) == ("optimal", "optimal")
     assert bend.method == "benders"
     assert bend.npv_usd == pytest.approx(mono.npv_usd, rel=1e-4)
     assert bend.best_bound_usd >= mono.npv_usd * (1 - 1e-9)
     assert mono.best_bound_usd >= bend.npv_usd * (1 - 1e-9)
     assert bend.mip_gap <= 1e-4
-    assert bend.summary()["solver"]["method"] == "benders"
+    assert bend.summary().solver.method == "benders"
     assert bend.solver_log.splitlines()[-1].startswith("HiGHS run time")
 
 
 def test_auto_decomposes_representative_grids_only():
     inst = load_instance(BUNDLED_ROOT / "quickstart" / "instance.yaml")
-    assert solve(inst, representative_days=2, marginals_wanted=False).method == "benders"
-    assert solve(inst, marginals_wanted=False).method == "monolithic"
+    assert solve(inst, representative_days=2, marginals=False).method == "benders"
+    assert solve(inst, marginals=False).method == "monolithic"
 
 
 def test_an_infeasible_instance_hands_over_to_the_monolithic_solve_and_is_explained(
@@ -90,6 +90,6 @@ def test_no_time_at_all_stops_the_decomposition_without_a_plan():
 
 def test_an_unknown_method_is_refused_whatever_the_grid():
     inst = load_instance(BUNDLED_ROOT / "quickstart" / "instance.yaml")
-    with pytest.raises(ValueError, match="unknown method 'fast'; choose one of auto, "
-                                         "monolithic, benders"):
+    with pytest.raises(ValueError, match="--method: input should be 'auto', 'monolithic' or "
+                                         "'benders' \\(got 'fast'\\)"):
         solve(inst, method="fast")

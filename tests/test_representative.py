@@ -127,7 +127,7 @@ def test_a_price_spike_does_not_hide_the_price_levels_from_the_clustering():
 def test_default_thread_count_is_every_usable_core():
     """Without --threads HiGHS gets every core this process may use (its own default is
     half, which leaves the analytic centre on the main thread); its log says so."""
-    from optimizer.solver.highs import default_threads
+    from optimizer.solver.config import default_threads
 
     res = solve(load_instance(QUICKSTART), representative_days=4, method="monolithic")
     n = default_threads()

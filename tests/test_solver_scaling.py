@@ -5,7 +5,8 @@ tests/test_marginals_infeasibility.py (duals, elastic slacks of the scaled budge
 import numpy as np
 from scipy import sparse
 
-from optimizer.solver.highs import ROW_SCALE_ABOVE, _row_scale
+from optimizer.solver.stdform import ROW_SCALE_ABOVE
+from optimizer.solver.stdform import row_scale_of as _row_scale
 
 
 def test_only_rows_with_large_coefficients_are_scaled_into_10_to_100():

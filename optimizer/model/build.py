@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pyomo.environ as pyo
 
 from . import capex, compute, cooling, mining, objective, power
 from .cashflow import CashflowRegistry
 from .context import Context, add_always_zero
 from .data import ModelData
+from .groups import OPERATING, VARIABLES
 
 
 @dataclass
@@ -21,7 +23,7 @@ class BuiltModel:
 
 def build_model(data: ModelData) -> BuiltModel:
     m = pyo.ConcreteModel(name="hashpivot")
-    cash = CashflowRegistry(data.grid.n_steps, data.grid.n_periods)
+    cash = CashflowRegistry(data.grid)
     ctx = Context(m=m, d=data, cash=cash)
     add_always_zero(m)
     capex.build(ctx)     # orders, stocks, budget
@@ -29,31 +31,26 @@ def build_model(data: ModelData) -> BuiltModel:
     compute.build(ctx)   # registers GPU and lease IT load
     cooling.build(ctx)   # sums IT load per cooling type
     power.build(ctx)     # power balance over the summed loads
-    objective.build(m, cash, data.grid)
+    objective.build(ctx)  # taxes on the registered terms
     return BuiltModel(model=m, data=data, cash=cash)
 
 
-# Operating variables: indexed (..., t) with the step last; the site they belong to is
-# their first index, or the site of the PPA for use/out.
-_OPERATING_VARS = ("run", "spot", "imp", "anc", "use", "out")
-
-
-def dispatch_blocks(built: BuiltModel):
-    """Column -> block map for the decomposition (optimizer/decompose.py): the operating
-    variables of one site in one period form block ``period * n_sites + site``; every
-    other variable (orders, stocks, acceptances, peaks) belongs to the plan, -1."""
-    data = built.data
+def column_blocks(data: ModelData, columns) -> np.ndarray:
+    """Block of every column for the decomposition (solver/benders.py): the operating
+    variables (groups.OPERATING) of one site in one period form block
+    ``period * n_sites + site``; every other column (orders, stocks, acceptances,
+    peaks) belongs to the plan, -1. ``columns``: the standard form's column labels."""
     site_no = {s: i for i, s in enumerate(data.sites)}
-    ppa_site = {c.id: c.site for c in data.ppas.values()}
+    ppa_site = {c.id: site_no[c.site] for c in data.ppas.values()}
     period = data.grid.step_period
-    n_sites = len(site_no)
-
-    def block_of(var) -> int:
-        name = var.parent_component().local_name
-        if name not in _OPERATING_VARS:
-            return -1
-        idx = var.index()
-        site = ppa_site[idx[0]] if name in ("use", "out") else idx[0]
-        return int(period[idx[-1]]) * n_sites + site_no[site]
-
-    return block_of
+    out = np.full(len(columns), -1, np.int64)
+    for name in OPERATING:
+        pos = columns.positions(name)
+        if not len(pos):
+            continue
+        keys = columns.keys(name)
+        owner = ppa_site if VARIABLES[name][0] == "ppa" else site_no
+        site = np.fromiter((owner[k[0]] for k in keys), np.int64, len(keys))
+        step = np.fromiter((k[-1] for k in keys), np.int64, len(keys))
+        out[pos] = period[step] * len(site_no) + site
+    return out

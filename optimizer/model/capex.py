@@ -133,26 +133,26 @@ def build(ctx: Context) -> None:
     for (s, g, p) in buy_keys:
         price = float(d.product_capex[g][p])
         prod = d.products[g]
-        cash.add_scalar("gpu_capex", s, "capex", -price * eye[p], m.buy[s, g, p])
+        cash.capex("gpu_capex", s, -price * eye[p], m.buy[s, g, p])
         frac = residual_fraction(d, p + int(prod.lead_periods), float(prod.life_years))
-        cash.add_scalar("residual_value", s, "residual", price * frac * eye[p], m.buy[s, g, p])
+        cash.residual("residual_value", s, price * frac * eye[p], m.buy[s, g, p])
     for (s, p) in conv_keys:
         c = conv_sites[s]
         price = float(c.capex_usd_per_block)
-        cash.add_scalar("conversion_capex", s, "capex", -price * eye[p], m.conv[s, p])
+        cash.capex("conversion_capex", s, -price * eye[p], m.conv[s, p])
         frac = residual_fraction(d, p + int(c.lead_periods), float(c.life_years))
-        cash.add_scalar("residual_value", s, "residual", price * frac * eye[p], m.conv[s, p])
+        cash.residual("residual_value", s, price * frac * eye[p], m.conv[s, p])
     for (s, u, p) in upg_keys:
         up = upgrades[s, u]
         name = "grid_upgrade_capex" if up.kind == "grid" else "cooling_upgrade_capex"
-        cash.add_scalar(name, s, "capex", -up.capex_usd * eye[p], m.upg[s, u, p])
+        cash.capex(name, s, -up.capex_usd * eye[p], m.upg[s, u, p])
         frac = residual_fraction(d, p + up.lead, up.life_years)
-        cash.add_scalar("residual_value", s, "residual", up.capex_usd * frac * eye[p],
+        cash.residual("residual_value", s, up.capex_usd * frac * eye[p],
                         m.upg[s, u, p])
     for (s, f) in fleet_keys:
         for p in periods:
-            cash.add_scalar("asic_salvage", s, "capex", d.salvage[s, f][p] * eye[p],
+            cash.capex("asic_salvage", s, d.salvage[s, f][p] * eye[p],
                             m.retire[s, f, p])
     years = d.grid.periods["years"].to_numpy()
     for s, sd in d.sites.items():
-        cash.add_scalar("fixed_opex", s, "period", -sd.fixed_opex_usd_per_year * years)
+        cash.period("fixed_opex", s, -sd.fixed_opex_usd_per_year * years)

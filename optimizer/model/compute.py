@@ -62,11 +62,11 @@ def build(ctx: Context) -> None:
             lambda p, s=s, g=g, mw=mw, idle=idle: mw * (idle * m.gpus_installed[s, g, p]
                                                         + (1.0 - idle) * firm[s, g, p]))
         spot = [m.spot[s, g, t] for t in T]
-        ctx.cash.add_vector("gpu_spot_revenue", s,
+        ctx.cash.hourly("gpu_spot_revenue", s,
                             d.spot_price[g] * float(prod.gpus_per_unit), spot)
         opex = float(prod.opex_usd_per_unit_year)
         for p in range(P):
-            ctx.cash.add_scalar("gpu_opex", s, "period", -opex * years * (np.arange(P) == p),
+            ctx.cash.period("gpu_opex", s, -opex * years * (np.arange(P) == p),
                                 m.gpus_installed[s, g, p])
 
     for s in sites:
@@ -76,15 +76,15 @@ def build(ctx: Context) -> None:
     for k in d.contracts.values():
         prod = d.products[k.product]
         rate = float(k.units) * float(prod.gpus_per_unit) * float(k.price_usd_per_gpu_hour)
-        ctx.cash.add_scalar("contract_revenue", k.site, "hourly",
+        ctx.cash.hourly("contract_revenue", k.site,
                             rate * ctx.active_steps(k.start_period, k.end_period),
                             m.accept_contract[k.id] if k.optional else None)
     for lease in d.leases.values():
         var = m.accept_lease[lease.id] if lease.optional else None
         mw = float(lease.it_mw)
-        ctx.cash.add_scalar("lease_energy_revenue", lease.site, "hourly",
+        ctx.cash.hourly("lease_energy_revenue", lease.site,
                             mw * float(lease.energy_rate_usd_per_mwh)
                             * ctx.active_steps(lease.start_period, lease.end_period), var)
-        ctx.cash.add_scalar("lease_capacity_revenue", lease.site, "period",
+        ctx.cash.period("lease_capacity_revenue", lease.site,
                             mw * 1000.0 * float(lease.price_usd_per_kw_month) * months
                             * ctx.active_periods(lease.start_period, lease.end_period), var)

@@ -81,6 +81,7 @@ class ModelData:
     ppa_volume: dict[str, np.ndarray]  # per step, MW, 0 outside the window
     upgrades: list[Upgrade]
     budget: np.ndarray | None  # per period
+    taxes: object | None = None  # schema Taxes (deals.md section 11)
 
     @property
     def n_periods(self) -> int:

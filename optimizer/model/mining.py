@@ -30,6 +30,6 @@ def build(ctx: Context) -> None:
         mw_per_unit = float(f.power_kw) / 1000.0
         ctx.it_hourly[s, f.cooling].append(([mw_per_unit] * ctx.n_steps, m.run, (s, fid)))
         run = [m.run[s, fid, t] for t in T]
-        ctx.cash.add_vector("mining_revenue", s, revenue_per_th_h * float(f.hashrate_th), run)
-        ctx.cash.add_vector("mining_opex", s,
+        ctx.cash.hourly("mining_revenue", s, revenue_per_th_h * float(f.hashrate_th), run)
+        ctx.cash.hourly("mining_opex", s,
                             np.full(ctx.n_steps, -mw_per_unit * float(f.opex_usd_per_mwh)), run)

@@ -120,16 +120,16 @@ def _cash_flows(ctx: Context, sites, energy, physical_at, anc_sites, peak_sites)
     for s in sites:
         sd = d.sites[s]
         imp = [m.imp[s, t] for t in T]
-        cash.add_vector("grid_energy", s, -sd.price, imp)
+        cash.hourly("grid_energy", s, -sd.price, imp)
         metered_vars = [imp] + [[m.use[c, t] for t in T] for c in physical_at[s]]
         for vars_ in metered_vars:
-            cash.add_vector("import_adder", s, -sd.import_adder, vars_)
-            cash.add_vector("coincident_peak", s, -sd.cp_cost_per_mwh, vars_)
+            cash.hourly("import_adder", s, -sd.import_adder, vars_)
+            cash.hourly("coincident_peak", s, -sd.cp_cost_per_mwh, vars_)
         if s in anc_sites:
-            cash.add_vector("ancillary_revenue", s, sd.anc_price, [m.anc[s, t] for t in T])
+            cash.hourly("ancillary_revenue", s, sd.anc_price, [m.anc[s, t] for t in T])
         if s in peak_sites:
             for p in range(P):
-                cash.add_scalar("demand_charge", s, "period",
+                cash.period("demand_charge", s,
                                 -1000.0 * sd.demand_charge_usd_per_kw_month * months
                                 * (np.arange(P) == p), m.peak[s, p])
 
@@ -140,19 +140,19 @@ def _cash_flows(ctx: Context, sites, energy, physical_at, anc_sites, peak_sites)
         strike = float(c.strike_usd_per_mwh)
         net_price = sd.price - sd.export_fee_usd_per_mwh
         if c.kind == "virtual":
-            cash.add_scalar("vppa_settlement", c.site, "hourly", vol * (sd.price - strike), sign)
+            cash.hourly("vppa_settlement", c.site, vol * (sd.price - strike), sign)
             continue
         use = [m.use[c.id, t] for t in T]
         out = [m.out[c.id, t] for t in T] if c.kind == "onsite" else None
         if c.take_or_pay:
-            cash.add_scalar("ppa_strike", c.site, "hourly", -strike * vol, sign)
+            cash.hourly("ppa_strike", c.site, -strike * vol, sign)
         else:
             for vars_ in (use, out):
                 if vars_ is not None:
-                    cash.add_vector("ppa_strike", c.site, np.full(len(T), -strike), vars_)
+                    cash.hourly("ppa_strike", c.site, np.full(len(T), -strike), vars_)
         if c.kind == "physical" and c.take_or_pay:
             # unused volume is sold back at the site price, also when that is negative
-            cash.add_scalar("ppa_settlement", c.site, "hourly", vol * net_price, sign)
-            cash.add_vector("ppa_settlement", c.site, -net_price, use)
+            cash.hourly("ppa_settlement", c.site, vol * net_price, sign)
+            cash.hourly("ppa_settlement", c.site, -net_price, use)
         if out is not None:
-            cash.add_vector("ppa_export", c.site, net_price, out)
+            cash.hourly("ppa_export", c.site, net_price, out)

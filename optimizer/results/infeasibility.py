@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .rows import locate_rows
+
 # the elastic groups and the unit of their slack
 UNITS = {"power_balance": "MW", "import_limit": "MW", "cooling": "MW",
          "gpu_available": "GPU units", "ai_hall": "MW", "mining_hall": "MW", "ppa_volume": "MW",
@@ -29,66 +31,49 @@ TOLERANCE = 1e-6
 USD_PENALTY = 1e-6  # per USD of budget overrun, against 1 per MWh
 
 
-def elastic_penalty(row_names, data) -> np.ndarray:
+def elastic_penalty(form, data) -> np.ndarray:
     """Penalty per row of its slack (0: the row stays hard)."""
+    out = np.zeros(form.n_rows)
+    rows = locate_rows(form, data, UNITS)
+    if not len(rows):
+        return out
     w = data.grid.step_weight
     hours = data.grid.periods["hours"].to_numpy(dtype=float)
-    out = np.zeros(len(row_names))
-    for i, (group, idx) in enumerate(row_names):
-        if group not in UNITS:
-            continue
-        if group == "capex_budget":
-            out[i] = USD_PENALTY
-        elif group in ("ai_hall", "mining_hall"):
-            out[i] = hours[idx[1]]
-        elif group == "ppa_min_take":
-            out[i] = 1.0
-        elif group == "gpu_available":
-            out[i] = w[idx[2]] * float(data.products[idx[1]].it_kw) / 1000.0
-        else:
-            out[i] = w[idx[-1]]
+    group = rows["group"].to_numpy()
+    step = rows["step"].to_numpy()
+    period = rows["period"].to_numpy()
+    pen = np.where(step >= 0, w[np.maximum(step, 0)], 0.0)
+    halls = np.isin(group, ("ai_hall", "mining_hall"))
+    pen[halls] = hours[period[halls]]
+    pen[group == "ppa_min_take"] = 1.0
+    pen[group == "capex_budget"] = USD_PENALTY
+    gpu = group == "gpu_available"
+    if gpu.any():
+        it_mw = rows["item"][gpu].map(lambda g: float(data.products[g].it_kw) / 1000.0)
+        pen[gpu] *= it_mw.to_numpy()
+    out[rows["row"].to_numpy()] = pen
     return out
 
 
-def _locate(group: str, idx: tuple, data) -> tuple[str, str, int | None, int | None]:
-    """(site, item, period, step) of a row."""
-    period = data.grid.step_period
-    if group == "capex_budget":
-        return "", "", idx[0], None
-    if group in ("ai_hall", "mining_hall"):
-        return idx[0], "", idx[1], None
-    if group in ("power_balance", "import_limit", "export_limit"):
-        return idx[0], "", int(period[idx[1]]), idx[1]
-    if group in ("cooling", "gpu_available"):
-        return idx[0], idx[1], int(period[idx[2]]), idx[2]
-    if group == "ppa_volume":
-        return data.ppas[idx[0]].site, idx[0], int(period[idx[1]]), idx[1]
-    if group == "ppa_min_take":
-        return data.ppas[idx[0]].site, idx[0], idx[1], None
-    return "", "", None, None
-
-
-def infeasibility_table(row_names, slack: np.ndarray, data) -> pd.DataFrame:
+def infeasibility_table(form, slack: np.ndarray, data) -> pd.DataFrame:
     grid = data.grid
     starts = grid.periods["start"]
-    recs = []
-    for i in np.flatnonzero(slack > TOLERANCE):
-        group, idx = row_names[i]
-        site, item, p, t = _locate(group, idx, data)
-        w = float(grid.step_weight[t]) if t is not None else 1.0
-        recs.append((group, site, item, p, t, float(slack[i]), w))
-    if not recs:
+    rows = locate_rows(form, data, UNITS)
+    rows = rows.assign(slack=slack[rows["row"].to_numpy()]) if len(rows) else rows
+    raw = rows[rows["slack"] > TOLERANCE] if len(rows) else rows
+    if not len(raw):
         return pd.DataFrame(columns=COLUMNS)
-    raw = pd.DataFrame(recs, columns=["group", "site", "item", "period", "step", "slack", "w"])
-    rows = []
+    w = grid.step_weight
+    raw = raw.assign(w=np.where(raw["step"] >= 0, w[np.maximum(raw["step"], 0)], 1.0))
+    out = []
     for (g, s, item, p), grp in raw.groupby(["group", "site", "item", "period"], sort=True):
         hourly = g in HOURLY
         first = grid.steps["timestamp"].iloc[int(grp["step"].min())] if hourly else None
-        rows.append((g, s, item, int(p), starts.iloc[int(p)],
-                     float(grp["w"].sum()) if hourly else np.nan, float(grp["slack"].max()),
-                     float((grp["slack"] * grp["w"]).sum()) if hourly else float(
-                         grp["slack"].sum()), UNITS[g], first))
-    return pd.DataFrame(rows, columns=COLUMNS)
+        out.append((g, s, item, int(p), starts.iloc[int(p)],
+                    float(grp["w"].sum()) if hourly else np.nan, float(grp["slack"].max()),
+                    float((grp["slack"] * grp["w"]).sum()) if hourly else float(
+                        grp["slack"].sum()), UNITS[g], first))
+    return pd.DataFrame(out, columns=COLUMNS)
 
 
 def _what(g: str, site: str, item: str) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-KIND_TO_VAR = {"gpu": "buy", "conversion": "conv", "grid_upgrade": "upg",
+KIND_TO_VAR = {"gpu": "buy", "conversion": "conv", "ai_build": "build", "grid_upgrade": "upg",
                "cooling_upgrade": "upg", "contract": "accept_contract",
                "lease": "accept_lease", "ppa": "sign_ppa"}
 
@@ -27,9 +27,20 @@ def integer_start(run_dir: str | Path) -> dict[tuple[str, tuple], float]:
             continue
         if var == "buy" or var == "upg":
             key = (r.site, r.item, int(r.period))
-        elif var == "conv":
+        elif var in ("conv", "build"):
             key = (r.site, int(r.period))
         else:
             key = (r.item,)
         start[var, key] = start.get((var, key), 0.0) + float(r.quantity)
     return start
+
+
+def start_columns(start: dict[tuple[str, tuple], float], columns) -> dict[int, float]:
+    """The start on the columns of a standard form (decisions it does not have are
+    dropped: the instance changed since the earlier run)."""
+    out: dict[int, float] = {}
+    for (var, key), value in start.items():
+        j = columns.lookup(var).get(key)
+        if j is not None:
+            out[j] = value
+    return out

@@ -1,7 +1,7 @@
 """Benders decomposition of the MILP: the plan in a master MILP, the hourly operation of
 each site in each period in its own LP.
 
-The columns split by ``SolveOptions.column_block`` (model/build.py::dispatch_blocks):
+The columns split by block (``model/build.py::column_blocks``, from the column labels):
 orders, stocks, acceptances and peaks form the plan; the operating variables of site
 ``s`` in period ``p`` form block ``(p, s)``. Every row holds plan columns and at most one
 block's columns (checked; otherwise no decomposition). Given a plan ``x``, block ``b``'s
@@ -33,25 +33,17 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 import highspy
 import numpy as np
-import pyomo.environ as pyo
 from scipy import sparse
 
-from .highs import (
-    OBJECTIVE_SCALE,
-    SolveOptions,
-    SolveOutcome,
-    StandardForm,
-    StdformSession,
-    _followup_log,
-    _var_key,
-    _zero_unreferenced,
-    full_model_lp,
-    highs_lp,
-    load_solution,
-)
+from .config import SolveConfig
+from .highs import Session, full_model_lp, highs_lp
+from .monolithic import start_values
+from .solution import Solution
+from .stdform import OBJECTIVE_SCALE, StandardForm
 
 THETA_BOUND = 1e7  # kUSD per block (10 bn USD); a block above it is refused (checked at the end)
 SLACK_PENALTY = 100.0  # times the largest operating cost coefficient, per unit of slack
@@ -76,9 +68,9 @@ def _row_blocks(A: sparse.csr_matrix, col_block: np.ndarray) -> np.ndarray | Non
 
 
 class _Log:
-    def __init__(self, options: SolveOptions):
-        self.f = open(options.log_path, "w") if options.log_path is not None else None
-        self.echo = options.verbose
+    def __init__(self, config: SolveConfig, log_path: Path | None):
+        self.f = open(log_path, "w") if log_path is not None else None
+        self.echo = config.verbose
 
     def __call__(self, line: str) -> None:
         if self.f is not None:
@@ -92,11 +84,11 @@ class _Log:
             self.f.close()
 
 
-def _quiet_highs(options: SolveOptions) -> highspy.Highs:
+def _quiet_highs(config: SolveConfig) -> highspy.Highs:
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
-    h.setOptionValue("log_to_console", bool(options.verbose))
-    h.setOptionValue("threads", options.thread_count)
+    h.setOptionValue("log_to_console", False)
+    h.setOptionValue("threads", config.thread_count)
     return h
 
 
@@ -104,13 +96,13 @@ class _Block:
     """One site-period LP with elastic slacks; solve(x) gives value, cut and solution."""
 
     def __init__(self, sf: StandardForm, rows, cols, plan_cols, penalty: float,
-                 options: SolveOptions):
+                 config: SolveConfig):
         A = sf.A[rows]
         self.rows, self.cols = rows, cols
         self.A_plan = A[:, plan_cols].tocsr()
         self.lo = (sf.row_lo * sf.row_scale)[rows]
         self.hi = (sf.row_hi * sf.row_scale)[rows]
-        self.h = _quiet_highs(options)
+        self.h = _quiet_highs(config)
         self.h.passModel(highs_lp(A[:, cols], sf.cost[cols], sf.lb[cols], sf.ub[cols],
                                   self.lo, self.hi, maximise=True))
         # +1 lifts a row above its lower bound, -1 pulls it below its upper bound
@@ -135,39 +127,41 @@ class _Block:
         return value, -(self.A_plan.T @ dual), col[:self.n], float(col[self.n:].sum())
 
 
-def solve_benders(model: pyo.ConcreteModel, sf: StandardForm, options: SolveOptions,
-                  translate_s: float = 0.0) -> SolveOutcome | None:
+def solve_benders(sf: StandardForm, config: SolveConfig, col_block: np.ndarray,
+                  log_path: Path | None = None, warm_start: dict[int, float] | None = None,
+                  time_budget_s: float | None = None) -> Solution | None:
+    """The decomposition, or None when it cannot certify a plan (the caller then
+    solves the monolithic MILP). ``col_block``: block of every column, -1 for the plan."""
     t_start = time.perf_counter()
     if not sf.maximise:
         return None
-    col_block = np.fromiter((options.column_block(v) for v in sf.columns), np.int64,
-                            len(sf.columns))
     row_block = _row_blocks(sf.A, col_block)
     # the blocks must be LPs (their duals make the cuts) and there must be some
     if row_block is None or col_block.max() < 0 or sf.integer[col_block >= 0].any():
         return None
-    log = _Log(options)
+    log = _Log(config, log_path)
     try:
-        return _loop(model, sf, options, col_block, row_block, log, t_start, translate_s)
+        return _loop(sf, config, col_block, row_block, log, t_start, log_path, warm_start,
+                     time_budget_s)
     finally:
         log.close()
 
 
-def _loop(model, sf, options, col_block, row_block, log, t_start, translate_s):
+def _loop(sf, config, col_block, row_block, log, t_start, log_path, warm_start, budget_s):
     plan = np.flatnonzero(col_block < 0)
     plan_rows = np.flatnonzero(row_block < 0)
     block_ids = np.unique(col_block[col_block >= 0])
     operating = col_block >= 0
     penalty = SLACK_PENALTY * max(1.0, float(np.abs(sf.cost[operating]).max(initial=0.0)))
     blocks = [_Block(sf, np.flatnonzero(row_block == b), np.flatnonzero(col_block == b), plan,
-                     penalty, options) for b in block_ids]
+                     penalty, config) for b in block_ids]
     n_plan, n_blocks = len(plan), len(blocks)
     integer = sf.integer[plan]
     log(f"Hashpivot Benders decomposition: plan {n_plan} columns ({int(integer.sum())} "
         f"integer), {len(plan_rows)} rows; {n_blocks} site-period LPs, "
-        f"{len(sf.columns) - n_plan} columns, {sf.A.shape[0] - len(plan_rows)} rows")
+        f"{sf.n_cols - n_plan} columns, {sf.n_rows - len(plan_rows)} rows")
 
-    master = _quiet_highs(options)
+    master = _quiet_highs(config)
     master.passModel(highs_lp(sf.A[plan_rows][:, plan], sf.cost[plan], sf.lb[plan], sf.ub[plan],
                               (sf.row_lo * sf.row_scale)[plan_rows],
                               (sf.row_hi * sf.row_scale)[plan_rows], maximise=True))
@@ -179,9 +173,8 @@ def _loop(model, sf, options, col_block, row_block, log, t_start, translate_s):
     # HighsVarType codes: 0 continuous, 1 integer
     master.changeColsIntegrality(len(int_cols), int_cols, np.zeros(len(int_cols), np.uint8))
 
-    target = float(options.mip_gap)
-    deadline = (t_start + options.time_limit - translate_s if options.time_limit is not None
-                else math.inf)
+    target = float(config.mip_gap)
+    deadline = t_start + budget_s if budget_s is not None else math.inf
     phase = "lp"
     best_value, best_x, upper = -math.inf, None, math.inf
     log(f"{'iter':>5} {'phase':>5} {'upper (kUSD)':>16} {'plan value':>16} "
@@ -242,7 +235,7 @@ def _loop(model, sf, options, col_block, row_block, log, t_start, translate_s):
         feasible = slack <= SLACK_TOL
         if phase == "mip" and feasible and value > best_value:
             best_value = value
-            best_x = np.zeros(len(sf.columns))
+            best_x = np.zeros(sf.n_cols)
             best_x[plan] = x_plan
             for blk, yk in zip(blocks, y):
                 best_x[blk.cols] = yk
@@ -258,10 +251,9 @@ def _loop(model, sf, options, col_block, row_block, log, t_start, translate_s):
                 phase = "mip"
                 master.changeColsIntegrality(len(int_cols), int_cols,
                                              np.ones(len(int_cols), np.uint8))
-                if options.warm_start is not None:
-                    values = [options.warm_start.get(_var_key(sf.columns[plan[j]]), 0.0)
-                              for j in int_cols]
-                    master.setSolution(len(int_cols), int_cols, np.asarray(values, float))
+                start = start_values(sf, warm_start)
+                if start is not None:  # the full model's integer columns are the plan's
+                    master.setSolution(len(int_cols), int_cols, start)
             continue
         if gap <= target or (cuts == 0 and best_x is not None):
             break
@@ -274,12 +266,9 @@ def _loop(model, sf, options, col_block, row_block, log, t_start, translate_s):
     if best_x is None:
         if timed_out:
             log("time limit before a plan without slack")
-            out = SolveOutcome("time_limit", False,
-                               timings_s={"translate": translate_s,
-                                          "solve": time.perf_counter() - t_start})
-            out.highs_run_time_s = time.perf_counter() - t_start
-            _zero_unreferenced(model)
-            return out
+            elapsed = time.perf_counter() - t_start
+            return Solution("time_limit", form=sf, method="benders",
+                            timings_s={"solve": elapsed}, highs_run_time_s=elapsed)
         log("no plan without slack; handing over to the monolithic solve")
         return None
     if np.any(x_all[theta] >= THETA_BOUND / 2) or not _feasible(sf, best_x):
@@ -288,10 +277,11 @@ def _loop(model, sf, options, col_block, row_block, log, t_start, translate_s):
         return None
     # the full model with the plan's integers fixed: its LP re-optimises every continuous
     # variable at once (ASIC retirements included), never below the Benders solution;
-    # the same object then gives the marginal values (StdformSession.fixed_integer_duals)
-    h = _quiet_highs(options)
+    # the same object then gives the marginal values (Session.fixed_integer_duals)
+    h = _quiet_highs(config)
     h.passModel(full_model_lp(sf))
-    session = StdformSession(h, sf, followup_log=_followup_log(options))
+    session = Session(h, sf, followup_log=log_path.with_name("solver-followup.log")
+                      if log_path is not None else None)
     session.x = np.where(sf.integer, np.round(best_x), best_x)
     x, value = best_x, best_value
     if session.fix_integers_and_solve():
@@ -307,25 +297,20 @@ def _loop(model, sf, options, col_block, row_block, log, t_start, translate_s):
     # every log ends with this line (bench/ and users compare it across methods)
     log("# Hashpivot: run time of the decomposition above (its HiGHS solves and cuts)")
     log(f"HiGHS run time      : {solve_s:14.2f}")
-
-    out = SolveOutcome(status, True, timings_s={"translate": translate_s, "solve": solve_s})
-    out.highs_run_time_s = solve_s
-    out.method = "benders"
-    out.session = session
-    session.x = load_solution(model, sf, x)
-    out.objective = (value + sf.offset) / OBJECTIVE_SCALE
-    out.best_bound = (upper + sf.offset) / OBJECTIVE_SCALE
-    out.mip_gap = gap
-    _zero_unreferenced(model)
-    return out
+    x = np.where(sf.integer, np.round(x), x)
+    session.x = x
+    return Solution(status, form=sf, x=x, npv_usd=sf.npv_usd(x),
+                    best_bound_usd=(upper + sf.offset) / OBJECTIVE_SCALE, mip_gap=gap,
+                    method="benders", timings_s={"solve": solve_s}, highs_run_time_s=solve_s,
+                    session=session)
 
 
 def _feasible(sf: StandardForm, x: np.ndarray) -> bool:
     """Every row and bound of the full model holds at x (integers snapped)."""
     x = np.where(sf.integer, np.round(x), x)
     act = sf.A @ x
-    lo = sf.row_lo * sf.row_scale
-    hi = sf.row_hi * sf.row_scale
+    lo = sf.scaled_row_lo
+    hi = sf.scaled_row_hi
     tol_row = FEASIBILITY_TOL * np.maximum(1.0, np.abs(np.where(np.isfinite(lo), lo, hi)))
     ok_rows = np.all((act >= lo - tol_row) & (act <= hi + tol_row))
     tol_col = FEASIBILITY_TOL * np.maximum(1.0, np.abs(x))

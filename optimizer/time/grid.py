@@ -57,6 +57,11 @@ class TimeGrid:
     def step_hour(self) -> np.ndarray:
         return self.steps["hour_pos"].to_numpy()
 
+    @property
+    def op_discount_per_step(self) -> np.ndarray:
+        """D_p of the period of every step."""
+        return self.periods["op_discount"].to_numpy()[self.step_period]
+
     def hour_period(self) -> np.ndarray:
         """Period of every calendar hour of the horizon."""
         bounds = np.concatenate([[0], np.cumsum(self.periods["hours"].to_numpy())])

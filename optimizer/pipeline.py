@@ -1,0 +1,201 @@
+"""The run as a chain of plain functions, each from one typed value to the next:
+
+    load -> time_grid -> prepare -> build -> compile -> solve -> diagnose -> tabulate
+         -> summarise -> write
+
+``api.solve`` composes them; sweeps and batches call the same stages (a sweep keeps the
+compiled form and its HiGHS session, and repeats only solve -> tabulate). No stage
+reaches into an earlier one's internals: each reads the value the previous returned.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .instance import Instance, load_instance
+from .model.build import BuiltModel, build_model, column_blocks
+from .model.data import ModelData
+from .model.data import prepare as prepare_data
+from .results.infeasibility import elastic_penalty, explain, infeasibility_table
+from .results.marginals import marginal_table
+from .results.summary import Kpis, Marginal, Resolution, RunSummary, SolverInfo
+from .results.tables import Tables, tables
+from .results.warmstart import integer_start, start_columns
+from .solver import run as solver_run
+from .solver.config import SolveConfig
+from .solver.highs import highs_version
+from .solver.solution import Solution
+from .solver.stdform import RowInfeasible, StandardForm, compile_standard_form
+from .time.grid import TimeGrid, build_time_grid
+
+EXIT_CODES = {"optimal": 0, "time_limit": 0, "infeasible": 3, "unbounded": 3, "error": 1}
+
+
+def load(path: str | Path) -> Instance:
+    """Load and validate an instance (raises InstanceError)."""
+    return load_instance(path)
+
+
+def time_grid(instance: Instance, config: SolveConfig) -> TimeGrid:
+    mode = config.mode or instance.horizon.resolution.mode
+    features = None
+    if mode == "representative":
+        from .time.representative import features_of
+
+        features = features_of(instance)
+    return build_time_grid(instance.horizon, mode=mode, features=features,
+                           days_per_period=config.representative_days)
+
+
+def prepare(instance: Instance, grid: TimeGrid) -> ModelData:
+    return prepare_data(instance, grid)
+
+
+def build(data: ModelData) -> BuiltModel:
+    # Pyomo builds hundreds of thousands of small objects that hold no reference cycles
+    # worth collecting mid-build; the cyclic collector would walk them again and again
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return build_model(data)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@dataclass
+class Compiled:
+    """The standard form and, while the Pyomo model is kept, its column objects."""
+
+    form: StandardForm | None
+    columns: list | None = None  # Pyomo VarData per column (None once freed)
+    infeasible_row: str = ""  # a row no value can satisfy (Pyomo's compiler found it)
+
+
+def compile(built: BuiltModel) -> Compiled:  # noqa: A001 - the stage's name
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        form, columns = compile_standard_form(built)
+    except RowInfeasible as exc:
+        return Compiled(None, infeasible_row=str(exc))
+    finally:
+        if enabled:
+            gc.enable()
+    return Compiled(form, columns)
+
+
+def warm_start_columns(form: StandardForm, config: SolveConfig) -> dict[int, float] | None:
+    if config.warm_start is None:
+        return None
+    return start_columns(integer_start(config.warm_start), form.columns)
+
+
+def solve(compiled: Compiled, data: ModelData, config: SolveConfig,
+          log_path: Path | None = None) -> Solution:
+    if compiled.form is None:
+        return Solution("infeasible", message=compiled.infeasible_row)
+    form = compiled.form
+    return solver_run.solve(
+        form, config, col_block=column_blocks(data, form.columns),
+        decompose_by_default=data.grid.mode == "representative", log_path=log_path,
+        warm_start=warm_start_columns(form, config))
+
+
+@dataclass
+class Diagnostics:
+    marginals: pd.DataFrame | None = None
+    infeasibility: pd.DataFrame | None = None
+    explanation: list[str] = field(default_factory=list)
+    message: str = ""
+    timings_s: dict = field(default_factory=dict)
+
+
+def diagnose(solution: Solution, data: ModelData, config: SolveConfig) -> Diagnostics:
+    """Marginal values of a solution (fixed-integer LP) or why there is none (the
+    elastic re-solve), from the solve's HiGHS session."""
+    out = Diagnostics()
+    session = solution.session
+    if session is None:
+        return out
+    t = time.perf_counter()
+    if solution.has_solution and config.marginals:
+        dual = session.fixed_integer_duals()
+        solution.duals = dual
+        out.marginals = marginal_table(solution.form, dual, data)
+        if dual is None:  # the file still exists, empty, and the summary says why
+            out.message = ("marginal values unavailable: the fixed-integer LP did not solve "
+                           "to optimality.")
+        out.timings_s["marginals"] = time.perf_counter() - t
+    elif solution.status == "infeasible" and config.explain_infeasibility:
+        elastic = session.elastic_slacks(elastic_penalty(solution.form, data))
+        if elastic is not None:
+            below, above = elastic
+            out.infeasibility = infeasibility_table(solution.form, below + above, data)
+            out.explanation = explain(out.infeasibility, data)
+        out.timings_s["explain"] = time.perf_counter() - t
+    return out
+
+
+def tabulate(solution: Solution, data: ModelData) -> Tables | None:
+    if not solution.has_solution:
+        return None
+    return tables(data, solution.form, solution.x)
+
+
+def instance_sha256(files: dict[str, bytes]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + files[name])
+    return digest.hexdigest()
+
+
+def exit_code(status: str, has_solution: bool) -> int:
+    if status == "time_limit" and not has_solution:
+        return 4
+    return EXIT_CODES.get(status, 1)
+
+
+def summarise(*, instance: Instance, files: dict[str, bytes], solution: Solution,
+              grid: TimeGrid, config: SolveConfig, timings_s: dict, table: Tables | None,
+              diagnostics: Diagnostics, message: str) -> RunSummary:
+    from . import __version__
+
+    marginals = diagnostics.marginals
+    return RunSummary(
+        instance=instance.name, instance_sha256=instance_sha256(files),
+        status=solution.status, exit_code=exit_code(solution.status, solution.has_solution),
+        npv_usd=table.npv_usd if table is not None else None,
+        best_bound_usd=solution.best_bound_usd, mip_gap=solution.mip_gap,
+        resolution=Resolution(mode=grid.mode, steps=int(grid.n_steps),
+                              periods=int(grid.n_periods),
+                              days_per_period=grid.extra.get("days_per_period")),
+        timings_s={k: round(v, 4) for k, v in timings_s.items()},
+        highs_run_time_s=solution.highs_run_time_s,
+        solver=SolverInfo(version=highs_version(), options=config.highs_options(),
+                          method=solution.method),
+        config=config.model_dump(mode="json"), config_sha256=config.fingerprint(),
+        kpis=Kpis(**table.kpis) if table is not None else None,
+        marginals=([Marginal(**r) for r in marginals.to_dict(orient="records")]
+                   if marginals is not None else None),
+        infeasibility=diagnostics.explanation or None, message=message,
+        hashpivot_version=__version__)
+
+
+def solver_log_text(solution: Solution, log_path: Path | None) -> str:
+    """HiGHS's log of the main solve (headed by a decomposition that handed over); every
+    log ends with HiGHS's run time, which a MIP log reports only as "Timing"."""
+    text = solution.log_prefix + (log_path.read_text(errors="replace")
+                                  if log_path is not None and log_path.exists() else "")
+    if (solution.highs_run_time_s is not None and solution.method == "monolithic"
+            and "HiGHS run time" not in text):
+        text += ("# Hashpivot: run time of the solve above, from Highs.getRunTime()\n"
+                 f"HiGHS run time      : {solution.highs_run_time_s:14.2f}\n")
+    return text
+
