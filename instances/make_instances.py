@@ -9,17 +9,22 @@ writes, next to this script:
 * ``permian-1y/``    1 West-Texas site, 2027 (4 quarters, 8760 hourly steps), every spec element
 * ``portfolio-3y/``  3 sites, 2027-2029 (12 quarters, 26 304 hours, representative days)
 
-each as ``instance.yaml`` + ``series.csv``. Grid prices and RRS prices are real ERCOT
-data read from ``data/ercot/`` (see ``data/ercot/README.md``); everything else that
-varies in time (hashprice, GPU spot prices, temperatures, solar profiles, 4CP flags) is
-derived or synthesised here with a fixed seed. ``instances/README.md`` documents every
-assumption and its public source. Running the script twice gives byte-identical files.
+each as ``instance.yaml`` + ``series.csv``. Every series column is declared as data in
+``templates/columns.yaml`` and built by one of the shared builders below (``BUILDERS``).
+Grid prices and RRS prices are real ERCOT data read from ``data/ercot/`` (see
+``data/ercot/README.md``); everything else that varies in time (hashprice, GPU spot prices,
+temperatures, solar profiles, 4CP flags) is derived or synthesised here with a fixed seed.
+``instances/README.md`` documents every assumption and its public source. Running the script
+twice gives byte-identical files.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import inspect
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,39 +32,20 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "ercot"
+TEMPLATES = HERE / "templates"
 SEED = 20270101  # master seed; each synthetic series draws from its own child stream
 TZ = "America/Chicago"
 
-# Target calendar year -> historical source year of the real ERCOT prices.
-SOURCE_YEAR = {2027: 2025, 2028: 2024, 2029: 2023}
-# RRS prices exist for 2024-2025 only: a year sourced from 2023 takes its RRS from 2024.
-RRS_FALLBACK_YEAR = {2023: 2024}
-MASTER_START = pd.Timestamp("2027-01-01T00:00:00Z")
-MASTER_END = pd.Timestamp("2030-01-01T00:00:00Z")  # exclusive
 
-HALVING = pd.Timestamp("2028-04-15T00:00:00Z")  # block 1 050 000, expected mid-April 2028
+class TemplateError(Exception):
+    """A problem in a template, told as a sentence naming the file, key path and value."""
 
-# Three sites. Approximate Jan/Jul mean temperatures (rounded from NOAA 1991-2020
-# normals); lat/lon for the sun.
-CLIMATE = {
-    #            Jan mean, Jul mean, diurnal half-range, lat,  lon
-    "permian": {"jan": 7.3, "jul": 28.3, "amp": 7.5, "lat": 31.95, "lon": -102.19},  # Midland (MAF)
-    "rockdale": {
-        "jan": 10.3,
-        "jul": 29.4,
-        "amp": 6.3,
-        "lat": 30.66,
-        "lon": -97.00,
-    },  # Rockdale / Milam Co.
-    "panhandle": {
-        "jan": 4.6,
-        "jul": 28.6,
-        "amp": 8.0,
-        "lat": 34.43,
-        "lon": -100.20,
-    },  # Childress (CDS)
-}
-SOLAR_CF = {"permian": 0.27, "rockdale": 0.24, "panhandle": 0.26}  # annual AC capacity factor
+
+def read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise TemplateError(f"{path.relative_to(HERE)}: cannot be read as YAML: {exc}") from None
 
 
 # --------------------------------------------------------------------------------------
@@ -73,12 +59,14 @@ def _read(name: str) -> pd.DataFrame:
     return df.set_index("timestamp")
 
 
+@functools.cache
 def load_sources() -> pd.DataFrame:
     """One gap-free UTC-hourly table 2023-01-01T06Z .. 2026-01-01T05Z of the real prices.
 
     Columns: ``lz_west`` (2023-2025), ``lz_lcra`` and ``lz_mean`` (2023 only),
     ``hb_west``, ``hubavg`` and ``rrs`` (2024-2025 only). NaN where a source has
-    nothing; the documented fills are applied here.
+    nothing; the documented fills are applied here. ``price_sources`` in
+    ``templates/columns.yaml`` names which of these columns each year of a price reads.
     """
     a = _read("ercot_lz_rt_hourly_2023.csv")
     b = _read("ercot_west_rt_da_as_hourly_2024_2025.csv")
@@ -155,44 +143,119 @@ def source_hours(
     )
 
 
-def real_series(src: pd.DataFrame, index: pd.DatetimeIndex) -> pd.DataFrame:
-    """Real ERCOT prices mapped onto the target hours ``index`` (whole calendar years)."""
+# --------------------------------------------------------------------------------------
+# Series builders: builder(table, **parameters from columns.yaml) -> one value per hour
+# of table.index
+# --------------------------------------------------------------------------------------
+
+
+def utc(day: dt.date) -> pd.Timestamp:
+    return pd.Timestamp(day).tz_localize("UTC")
+
+
+class SeriesTable:
+    """The hourly columns of one calendar, each built once from its definition."""
+
+    def __init__(self, catalogue: dict, calendar: dict) -> None:
+        self.index = pd.date_range(
+            utc(calendar["start"]), utc(calendar["end"]), freq="h", inclusive="left"
+        )
+        self.source_years = calendar["source_years"]
+        self.price_sources = catalogue["price_sources"]
+        self.places = catalogue["places"]
+        self._built: dict[tuple[str, str], np.ndarray] = {}
+        self._hours: dict[tuple[int, int], pd.DatetimeIndex] = {}
+
+    def price_entry(self, source: str, year: int) -> tuple[int, str]:
+        """(historical year, load_sources() column) that real price ``source`` reads for
+        calendar year ``year``."""
+        if year not in self.source_years:
+            raise TemplateError(
+                f"columns.yaml: calendar.source_years has no historical year for {year}, "
+                "which the calendar covers"
+            )
+        if source not in self.price_sources:
+            raise TemplateError(
+                f"columns.yaml: price_sources has no price {source!r} "
+                f"(known: {', '.join(self.price_sources)})"
+            )
+        from_year = self.source_years[year]
+        entry = self.price_sources[source].get(from_year)
+        if entry is None:
+            raise TemplateError(
+                f"columns.yaml: price_sources.{source} names no column for {from_year}, "
+                f"the historical year of {year}"
+            )
+        return (entry["year"], entry["column"]) if isinstance(entry, dict) else (from_year, entry)
+
+    def source_hours(self, year: int, from_year: int) -> pd.DatetimeIndex:
+        """The hours of ``from_year`` copied onto calendar year ``year``.
+
+        All prices of a year copy the same days: the days on which every column that some
+        price reads from ``from_year`` for ``year`` is complete.
+        """
+        if (year, from_year) not in self._hours:
+            cover = set()
+            for source in self.price_sources:
+                entry_year, column = self.price_entry(source, year)
+                if entry_year == from_year:
+                    cover.add(column)
+            self._hours[year, from_year] = source_hours(
+                year, from_year, load_sources(), sorted(cover)
+            )
+        return self._hours[year, from_year]
+
+    def column(self, name: str, definition: dict, where: str) -> np.ndarray:
+        key = (name, repr(definition))
+        if key not in self._built:
+            params = dict(definition)
+            builder = BUILDERS.get(params.pop("builder", None))
+            if builder is None:
+                raise TemplateError(
+                    f"{where}: builder {definition.get('builder')!r} is not one of "
+                    f"{', '.join(BUILDERS)}"
+                )
+            accepted = list(inspect.signature(builder).parameters.values())[1:]
+            unknown = sorted(set(params) - {p.name for p in accepted})
+            missing = [p.name for p in accepted if p.default is p.empty and p.name not in params]
+            if unknown or missing:
+                raise TemplateError(
+                    f"{where}: builder {builder.__name__} "
+                    + (f"does not take {', '.join(unknown)}" if unknown else "")
+                    + (" and " if unknown and missing else "")
+                    + (f"needs {', '.join(missing)}" if missing else "")
+                )
+            self._built[key] = builder(self, **params)
+        return self._built[key]
+
+
+def real_price(table: SeriesTable, source: str, scale: float = 1.0, shift: float = 0.0):
+    """Real ERCOT price ``source`` (see ``price_sources``) on the calendar hours, each
+    calendar year copied weekday-aligned from its historical year, times ``scale`` plus
+    ``shift`` (in the column's own unit)."""
+    src = load_sources()
     parts = []
-    for year in sorted(set(index.year)):
-        sy = SOURCE_YEAR[year]
-        cols = (
-            ["lz_west", "lz_lcra", "lz_mean"]
-            if sy == 2023
-            else ["lz_west", "hb_west", "hubavg", "rrs"]
+    for year in sorted(set(table.index.year)):
+        from_year, column = table.price_entry(source, year)
+        hours = table.source_hours(year, from_year)
+        target = pd.date_range(f"{year}-01-01", periods=len(hours), freq="h", tz="UTC")
+        parts.append(pd.Series(src.loc[hours, column].to_numpy(), index=target))
+    values = pd.concat(parts).reindex(table.index).to_numpy()
+    if np.isnan(values).any():
+        raise TemplateError(
+            f"columns.yaml: price {source!r} has no real value for {np.isnan(values).sum()} "
+            "hours of the calendar"
         )
-        h = source_hours(year, sy, src, cols)
-        s = src.loc[h]
-        part = pd.DataFrame(
-            index=pd.date_range(f"{year}-01-01", periods=len(h), freq="h", tz="UTC")
-        )
-        part["lz_west_usd_per_mwh"] = s["lz_west"].to_numpy()
-        if sy == 2023:  # no hub prices for 2023: central-Texas zone / West load zone instead
-            part["rockdale_usd_per_mwh"] = s["lz_lcra"].to_numpy()
-            part["panhandle_usd_per_mwh"] = s["lz_west"].to_numpy()
-            part["cp_proxy"] = s["lz_mean"].to_numpy()
-            hr = source_hours(year, RRS_FALLBACK_YEAR[sy], src, ["rrs"])
-            part["rrs_usd_per_mw_h"] = src.loc[hr, "rrs"].to_numpy()
-        else:
-            part["rockdale_usd_per_mwh"] = s["hubavg"].to_numpy()
-            part["panhandle_usd_per_mwh"] = s["hb_west"].to_numpy()
-            part["cp_proxy"] = s["hubavg"].to_numpy()
-            part["rrs_usd_per_mw_h"] = s["rrs"].to_numpy()
-        parts.append(part)
-    out = pd.concat(parts).reindex(index)
-    assert not out.isna().any().any(), out.isna().sum()
-    return out
+    return values * scale + shift
 
 
-def cp_flags(index: pd.DatetimeIndex, proxy: pd.Series) -> pd.Series:
+def cp_flags(table: SeriesTable, proxy: str) -> np.ndarray:
     """ERCOT 4CP proxy: in each of June-September, the single weekday hour starting at
-    16:00 or 17:00 Central time with the highest system price proxy (no load data)."""
+    16:00 or 17:00 Central time with the highest price ``proxy`` (no load data)."""
+    index = table.index
+    price = real_price(table, proxy)
     local = index.tz_convert(TZ)
-    flag = pd.Series(0, index=index, dtype=int)
+    flag = np.zeros(len(index), dtype=int)
     cand = (
         (local.month >= 6)
         & (local.month <= 9)
@@ -201,13 +264,8 @@ def cp_flags(index: pd.DatetimeIndex, proxy: pd.Series) -> pd.Series:
     )
     for y, m in sorted(set(zip(local.year[cand], local.month[cand]))):
         sel = cand & (local.year == y) & (local.month == m)
-        flag.iloc[np.flatnonzero(sel)[np.argmax(proxy.to_numpy()[sel])]] = 1
+        flag[np.flatnonzero(sel)[np.argmax(price[sel])]] = 1
     return flag
-
-
-# --------------------------------------------------------------------------------------
-# Synthetic series
-# --------------------------------------------------------------------------------------
 
 
 def rng(stream: int) -> np.random.Generator:
@@ -224,127 +282,128 @@ def ar1(g: np.random.Generator, n: int, phi: float, sd: float) -> np.ndarray:
     return x
 
 
-def daily_to_hourly(
-    days: pd.DatetimeIndex, values: np.ndarray, index: pd.DatetimeIndex
+def daily_price(
+    table: SeriesTable,
+    stream: int,
+    start_usd: float,
+    phi: float,
+    sd: float,
+    drift_per_year: float | None = None,
+    decline_per_year: float | None = None,
+    halvings: tuple = (),
 ) -> np.ndarray:
-    return pd.Series(values, index=days).reindex(index.floor("D")).to_numpy()
+    """One price per UTC day: ``start_usd`` on the first calendar day times a trend, either
+    e^(drift_per_year * years) or (1 - decline_per_year)^years, times each halving's factor,
+    times daily log-AR(1) noise (lag-1 correlation ``phi``, std ``sd``).
 
-
-def hashprice(index: pd.DatetimeIndex) -> np.ndarray:
-    """USD per PH/s per day, one value per UTC day.
-
-    $38 on 2027-01-01 drifting -6 %/yr (network hashrate growing faster than the BTC
-    price), daily log-AR(1) noise (phi 0.985, sd 10 %). At the mid-April-2028 halving the
-    block subsidy halves: hashprice falls to 52 % of its trend and recovers towards 70 %
-    (e-folding 90 days) as hashrate leaves and fees / price adjust.
+    A halving multiplies the trend from its ``date`` on by ``drop_to``, recovering by
+    ``recover_by`` with an e-folding time of ``efold_days`` (hashrate leaves, fees and the
+    price adjust).
     """
+    if (drift_per_year is None) == (decline_per_year is None):
+        raise TemplateError(
+            f"columns.yaml: a daily_price (stream {stream}) takes exactly one of "
+            "drift_per_year and decline_per_year"
+        )
+    index = table.index
     days = pd.date_range(index[0].floor("D"), index[-1].floor("D"), freq="D")
-    y = (days - MASTER_START).days.to_numpy() / 365.25
-    trend = 38.0 * np.exp(-0.06 * y)
-    after = (days - HALVING).days.to_numpy().astype(float)
-    halving = np.where(after < 0, 1.0, 0.52 + 0.18 * (1.0 - np.exp(-np.maximum(after, 0) / 90.0)))
-    hp = trend * halving * np.exp(ar1(rng(1), len(days), 0.985, 0.10))
-    return daily_to_hourly(days, hp, index)
+    y = (days - index[0]).days.to_numpy() / 365.25
+    if drift_per_year is not None:
+        level = start_usd * np.exp(drift_per_year * y)
+    else:
+        level = start_usd * (1.0 - decline_per_year) ** y
+    for h in halvings:
+        after = (days - utc(h["date"])).days.to_numpy().astype(float)
+        recovery = 1.0 - np.exp(-np.maximum(after, 0) / h["efold_days"])
+        level = level * np.where(after < 0, 1.0, h["drop_to"] + h["recover_by"] * recovery)
+    price = level * np.exp(ar1(rng(stream), len(days), phi, sd))
+    return pd.Series(price, index=days).reindex(index.floor("D")).to_numpy()
 
 
-GPU_SPOT = {
-    # column: (stream, $/GPU-h on 2027-01-01, yearly decline, sd of the daily log noise)
-    "h100_spot_usd_per_gpu_hour": (2, 2.30, 0.22, 0.05),
-    "b200_spot_usd_per_gpu_hour": (3, 3.60, 0.20, 0.05),
-    "gb200_spot_usd_per_gpu_hour": (4, 5.20, 0.18, 0.06),
-}
+REGIONAL_STREAM = 10  # weather noise shared by every site: one region, one synoptic pattern
+REGIONAL_SHARE = 0.6  # of the weather-noise variance
 
 
-def gpu_spot(
-    index: pd.DatetimeIndex, stream: int, p0: float, decline: float, sd: float
-) -> np.ndarray:
-    """Daily spot rental price per GPU-hour: exponential decline + log-AR(1) (phi 0.97)."""
-    days = pd.date_range(index[0].floor("D"), index[-1].floor("D"), freq="D")
-    y = (days - MASTER_START).days.to_numpy() / 365.25
-    p = p0 * (1.0 - decline) ** y * np.exp(ar1(rng(stream), len(days), 0.97, sd))
-    return daily_to_hourly(days, p, index)
+def weather_noise(g: np.random.Generator, n: int) -> np.ndarray:
+    """Synoptic (hourly phi 0.97, sd 2.0) plus multi-day (phi 0.995, sd 1.5) AR(1), deg C."""
+    return ar1(g, n, 0.97, 2.0) + ar1(g, n, 0.995, 1.5)
 
 
-def temperatures(index: pd.DatetimeIndex) -> dict[str, np.ndarray]:
-    """Hourly air temperature (deg C) per site: seasonal cosine through the NOAA Jan/Jul
+def temperature(table: SeriesTable, place: str, stream: int) -> np.ndarray:
+    """Hourly air temperature (deg C) at ``place``: seasonal cosine through its Jan/Jul
     normals (coldest ~15 Jan, warmest ~17 Jul), an asymmetric diurnal cycle (min ~06:00,
-    max ~15:00 local solar time), and weather noise = a regional AR(1) shared by the
-    sites (60 % of the variance) + a site AR(1), each the sum of a synoptic (hourly
-    phi 0.97, sd 2.0) and a multi-day (phi 0.995, sd 1.5) component (total sd 2.5 deg C),
+    max ~15:00 local solar time), and weather noise = the regional AR(1) shared by all
+    sites (60 % of the variance) + the site's own from ``stream`` (total sd 2.5 deg C),
     scaled by 1.25 in mid-January (cold fronts) down to 0.75 in mid-July."""
+    c = table.places[place]
+    index = table.index
     n = len(index)
     doy = index.dayofyear.to_numpy() + index.hour.to_numpy() / 24.0
-    g = rng(10)
-    common = ar1(g, n, 0.97, 2.0) + ar1(g, n, 0.995, 1.5)
     season = np.cos(2 * np.pi * (doy - 15.0) / 365.25)
-    out = {}
-    for k, (site, c) in enumerate(CLIMATE.items()):
-        gs = rng(11 + k)
-        own = ar1(gs, n, 0.97, 2.0) + ar1(gs, n, 0.995, 1.5)
-        noise = (np.sqrt(0.6) * common + np.sqrt(0.4) * own) * (1.0 + 0.25 * season)
-        mean, amp = (c["jan"] + c["jul"]) / 2.0, (c["jul"] - c["jan"]) / 2.0
-        seasonal = mean - amp * season
-        solar_h = (index.hour.to_numpy() + c["lon"] / 15.0) % 24.0
-        warm = (solar_h >= 6.0) & (solar_h < 15.0)
-        diurnal = np.where(
-            warm,
-            -np.cos(np.pi * (solar_h - 6.0) / 9.0),
-            np.cos(np.pi * ((solar_h - 15.0) % 24.0) / 15.0),
-        )
-        out[site] = seasonal + c["amp"] * diurnal + noise
-    return out
+    common = weather_noise(rng(REGIONAL_STREAM), n)
+    own = weather_noise(rng(stream), n)
+    noise = (np.sqrt(REGIONAL_SHARE) * common + np.sqrt(1 - REGIONAL_SHARE) * own) * (
+        1.0 + 0.25 * season
+    )
+    mean, amp = (c["jan_c"] + c["jul_c"]) / 2.0, (c["jul_c"] - c["jan_c"]) / 2.0
+    seasonal = mean - amp * season
+    solar_h = (index.hour.to_numpy() + c["lon"] / 15.0) % 24.0
+    warm = (solar_h >= 6.0) & (solar_h < 15.0)
+    diurnal = np.where(
+        warm,
+        -np.cos(np.pi * (solar_h - 6.0) / 9.0),
+        np.cos(np.pi * ((solar_h - 15.0) % 24.0) / 15.0),
+    )
+    return seasonal + c["half_range_c"] * diurnal + noise
 
 
-def solar_profiles(index: pd.DatetimeIndex) -> dict[str, np.ndarray]:
-    """Single-axis-tracking PV capacity factor (0..1, AC) per site.
+def solar_cf(table: SeriesTable, place: str, stream: int, mean_cf: float) -> np.ndarray:
+    """Single-axis-tracking PV capacity factor (0..1, AC) at ``place``.
 
     Clear-sky shape sin(elevation)^0.45 from the solar position (declination, hour
     angle; equation of time ignored), times a daily clearness index (Beta, mean 0.80 in
     summer .. 0.72 in winter) and a small hourly cloud jitter, scaled (then clipped at 1,
-    inverter clipping) so the 2027 mean equals the site's annual capacity factor.
+    inverter clipping) so the mean of the first calendar year equals ``mean_cf``.
     """
+    c = table.places[place]
+    index = table.index
     doy = index.dayofyear.to_numpy()
     utc_h = index.hour.to_numpy() + 0.5
     decl = np.radians(23.44) * np.sin(2 * np.pi * (284 + doy) / 365.0)
     days = index.floor("D")
-    out = {}
-    for k, (site, c) in enumerate(CLIMATE.items()):
-        g = rng(20 + k)
-        lat = np.radians(c["lat"])
-        omega = np.radians(15.0 * (utc_h + c["lon"] / 15.0 - 12.0))
-        sin_e = np.sin(lat) * np.sin(decl) + np.cos(lat) * np.cos(decl) * np.cos(omega)
-        clear = np.clip(sin_e, 0.0, None) ** 0.45
-        uday, inv = np.unique(days, return_inverse=True)
-        udoy = pd.DatetimeIndex(uday).dayofyear.to_numpy()
-        mean_k = 0.76 + 0.04 * np.cos(2 * np.pi * (udoy - 180) / 365.25)
-        conc = 12.0
-        kd = g.beta(mean_k * conc, (1 - mean_k) * conc)[inv]
-        jitter = np.clip(1.0 + g.normal(0.0, 0.08, len(index)), 0.6, 1.2)
-        raw = clear * kd * jitter
-        in_2027 = index.year == 2027
-        lo, hi = 0.5, 3.0
-        for _ in range(60):  # bisection on the scale so the 2027 mean hits the target
-            mid = (lo + hi) / 2
-            if np.clip(mid * raw[in_2027], 0, 1).mean() < SOLAR_CF[site]:
-                lo = mid
-            else:
-                hi = mid
-        out[site] = np.clip(hi * raw, 0.0, 1.0)
-    return out
+    g = rng(stream)
+    lat = np.radians(c["lat"])
+    omega = np.radians(15.0 * (utc_h + c["lon"] / 15.0 - 12.0))
+    sin_e = np.sin(lat) * np.sin(decl) + np.cos(lat) * np.cos(decl) * np.cos(omega)
+    clear = np.clip(sin_e, 0.0, None) ** 0.45
+    uday, inv = np.unique(days, return_inverse=True)
+    udoy = pd.DatetimeIndex(uday).dayofyear.to_numpy()
+    mean_k = 0.76 + 0.04 * np.cos(2 * np.pi * (udoy - 180) / 365.25)
+    conc = 12.0
+    kd = g.beta(mean_k * conc, (1 - mean_k) * conc)[inv]
+    jitter = np.clip(1.0 + g.normal(0.0, 0.08, len(index)), 0.6, 1.2)
+    raw = clear * kd * jitter
+    first_year = index.year == index[0].year
+    lo, hi = 0.5, 3.0
+    for _ in range(60):  # bisection on the scale so the first year's mean hits the target
+        mid = (lo + hi) / 2
+        if np.clip(mid * raw[first_year], 0, 1).mean() < mean_cf:
+            lo = mid
+        else:
+            hi = mid
+    return np.clip(hi * raw, 0.0, 1.0)
+
+
+BUILDERS = {f.__name__: f for f in (real_price, cp_flags, daily_price, temperature, solar_cf)}
 
 
 def master_series() -> pd.DataFrame:
-    """Every column of every instance, hourly over 2027-2029 (instances take slices)."""
-    index = pd.date_range(MASTER_START, MASTER_END, freq="h", inclusive="left")
-    df = real_series(load_sources(), index)
-    df["cp_flag"] = cp_flags(index, df.pop("cp_proxy"))
-    df["hashprice_usd_per_ph_day"] = hashprice(index)
-    for col, (stream, p0, decl, sd) in GPU_SPOT.items():
-        df[col] = gpu_spot(index, stream, p0, decl, sd)
-    for site, t in temperatures(index).items():
-        df[f"{site}_temp_c"] = t
-    for site, s in solar_profiles(index).items():
-        df[f"{site}_solar_cf"] = s
+    """Every column of columns.yaml, hourly over its calendar (instances take slices)."""
+    catalogue = read_yaml(TEMPLATES / "columns.yaml")
+    table = SeriesTable(catalogue, catalogue["calendar"])
+    df = pd.DataFrame(index=table.index)
+    for name, definition in catalogue["columns"].items():
+        df[name] = table.column(name, definition, f"columns.yaml: columns.{name}")
     return df
 
 
