@@ -1,17 +1,18 @@
 #!/usr/bin/env python
-"""Generate the example instances of Hashpivot (deterministic, seeded).
+"""Generate the bundled instances of Hashpivot from templates (deterministic, seeded).
 
-    python instances/make_instances.py
+    python instances/make_instances.py                # every instance
+    python instances/make_instances.py quickstart     # only the ones named
 
-writes, next to this script:
+Every ``templates/<name>.yaml`` other than the two libraries becomes ``<name>/instance.yaml``
++ ``<name>/series.csv`` next to this script. A template is data: the instance as YAML, made
+mostly of parts of ``templates/parts.yaml`` (sites, ASIC models, cooling classes, GPU
+products, deals) taken with ``!use`` plus a few overrides, and a header comment. Its
+``series.csv`` holds the columns the instance refers to; ``templates/columns.yaml`` declares
+each column as a builder of this file (``BUILDERS``) and its parameters (price source,
+scale and shift, random stream, place). Tags and rules are listed at the top of parts.yaml.
 
-* ``quickstart/``    1 site, January 2027 (1 monthly period, 744 hourly steps)
-* ``permian-1y/``    1 West-Texas site, 2027 (4 quarters, 8760 hourly steps), every spec element
-* ``portfolio-3y/``  3 sites, 2027-2029 (12 quarters, 26 304 hours, representative days)
-
-each as ``instance.yaml`` + ``series.csv``. Every series column is declared as data in
-``templates/columns.yaml`` and built by one of the shared builders below (``BUILDERS``).
-Grid prices and RRS prices are real ERCOT data read from ``data/ercot/`` (see
+Grid and RRS prices are real ERCOT data read from ``data/ercot/`` (see
 ``data/ercot/README.md``); everything else that varies in time (hashprice, GPU spot prices,
 temperatures, solar profiles, 4CP flags) is derived or synthesised here with a fixed seed.
 ``instances/README.md`` documents every assumption and its public source. Running the script
@@ -23,8 +24,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import inspect
+import math
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -39,13 +42,6 @@ TZ = "America/Chicago"
 
 class TemplateError(Exception):
     """A problem in a template, told as a sentence naming the file, key path and value."""
-
-
-def read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise TemplateError(f"{path.relative_to(HERE)}: cannot be read as YAML: {exc}") from None
 
 
 # --------------------------------------------------------------------------------------
@@ -153,6 +149,21 @@ def utc(day: dt.date) -> pd.Timestamp:
     return pd.Timestamp(day).tz_localize("UTC")
 
 
+def check_parameters(fn: Any, params: dict, what: str) -> None:
+    """Refuse keys that ``fn`` (after its first argument) does not take or leaves unset."""
+    accepted = list(inspect.signature(fn).parameters.values())[1:]
+    unknown = sorted(set(params) - {p.name for p in accepted})
+    missing = [p.name for p in accepted if p.default is p.empty and p.name not in params]
+    if unknown or missing:
+        raise TemplateError(
+            f"{what} "
+            + (f"does not take {', '.join(unknown)}" if unknown else "")
+            + (" and " if unknown and missing else "")
+            + (f"needs {', '.join(missing)}" if missing else "")
+            + f" (it takes {', '.join(p.name for p in accepted)})"
+        )
+
+
 class SeriesTable:
     """The hourly columns of one calendar, each built once from its definition."""
 
@@ -171,19 +182,19 @@ class SeriesTable:
         calendar year ``year``."""
         if year not in self.source_years:
             raise TemplateError(
-                f"columns.yaml: calendar.source_years has no historical year for {year}, "
+                f"templates/columns.yaml: calendar.source_years has no historical year for {year}, "
                 "which the calendar covers"
             )
         if source not in self.price_sources:
             raise TemplateError(
-                f"columns.yaml: price_sources has no price {source!r} "
+                f"templates/columns.yaml: price_sources has no price {source!r} "
                 f"(known: {', '.join(self.price_sources)})"
             )
         from_year = self.source_years[year]
         entry = self.price_sources[source].get(from_year)
         if entry is None:
             raise TemplateError(
-                f"columns.yaml: price_sources.{source} names no column for {from_year}, "
+                f"templates/columns.yaml: price_sources.{source} names no column for {from_year}, "
                 f"the historical year of {year}"
             )
         return (entry["year"], entry["column"]) if isinstance(entry, dict) else (from_year, entry)
@@ -200,6 +211,12 @@ class SeriesTable:
                 entry_year, column = self.price_entry(source, year)
                 if entry_year == from_year:
                     cover.add(column)
+            # day_map() would look for a complete day for ever
+            if not covered_days(load_sources(), from_year, sorted(cover)):
+                raise TemplateError(
+                    f"templates/columns.yaml: price_sources read {', '.join(sorted(cover))} "
+                    f"from {from_year}, which has no day on which all of them are complete"
+                )
             self._hours[year, from_year] = source_hours(
                 year, from_year, load_sources(), sorted(cover)
             )
@@ -215,16 +232,7 @@ class SeriesTable:
                     f"{where}: builder {definition.get('builder')!r} is not one of "
                     f"{', '.join(BUILDERS)}"
                 )
-            accepted = list(inspect.signature(builder).parameters.values())[1:]
-            unknown = sorted(set(params) - {p.name for p in accepted})
-            missing = [p.name for p in accepted if p.default is p.empty and p.name not in params]
-            if unknown or missing:
-                raise TemplateError(
-                    f"{where}: builder {builder.__name__} "
-                    + (f"does not take {', '.join(unknown)}" if unknown else "")
-                    + (" and " if unknown and missing else "")
-                    + (f"needs {', '.join(missing)}" if missing else "")
-                )
+            check_parameters(builder, params, f"{where}: builder {builder.__name__}")
             self._built[key] = builder(self, **params)
         return self._built[key]
 
@@ -243,8 +251,8 @@ def real_price(table: SeriesTable, source: str, scale: float = 1.0, shift: float
     values = pd.concat(parts).reindex(table.index).to_numpy()
     if np.isnan(values).any():
         raise TemplateError(
-            f"columns.yaml: price {source!r} has no real value for {np.isnan(values).sum()} "
-            "hours of the calendar"
+            f"templates/columns.yaml: price {source!r} has no real value for "
+            f"{np.isnan(values).sum()} hours of the calendar"
         )
     return values * scale + shift
 
@@ -302,7 +310,7 @@ def daily_price(
     """
     if (drift_per_year is None) == (decline_per_year is None):
         raise TemplateError(
-            f"columns.yaml: a daily_price (stream {stream}) takes exactly one of "
+            f"templates/columns.yaml: a daily_price (stream {stream}) takes exactly one of "
             "drift_per_year and decline_per_year"
         )
     index = table.index
@@ -397,19 +405,25 @@ def solar_cf(table: SeriesTable, place: str, stream: int, mean_cf: float) -> np.
 BUILDERS = {f.__name__: f for f in (real_price, cp_flags, daily_price, temperature, solar_cf)}
 
 
-def master_series() -> pd.DataFrame:
-    """Every column of columns.yaml, hourly over its calendar (instances take slices)."""
-    catalogue = read_yaml(TEMPLATES / "columns.yaml")
-    table = SeriesTable(catalogue, catalogue["calendar"])
-    df = pd.DataFrame(index=table.index)
-    for name, definition in catalogue["columns"].items():
-        df[name] = table.column(name, definition, f"columns.yaml: columns.{name}")
-    return df
+_TABLES: dict[str, SeriesTable] = {}
+
+
+def series_table(catalogue: dict, calendar: dict) -> SeriesTable:
+    """One table per calendar, so instances on the same calendar build each column once."""
+    key = repr(calendar)
+    if key not in _TABLES:
+        _TABLES[key] = SeriesTable(catalogue, calendar)
+    return _TABLES[key]
 
 
 # --------------------------------------------------------------------------------------
-# Writing
+# Templates: YAML with the tags of parts.yaml, expanded into one instance
 # --------------------------------------------------------------------------------------
+
+LIBRARIES = ("parts.yaml", "columns.yaml")  # every other templates/*.yaml is an instance
+TEMPLATE_KEYS = {"header", "calendar", "columns", "instance"}
+MONTHS_PER_PERIOD = {"month": 1, "quarter": 3, "year": 12}
+COLUMN_KEYS = ("column", "flag_column", "profile_column")  # where instances name columns
 
 
 class Flow(dict):
@@ -418,6 +432,341 @@ class Flow(dict):
 
 class FlowList(list):
     """A list written in YAML flow style: [1, 2, 3]."""
+
+
+class Use(NamedTuple):
+    """``!use``: a copy of a part of parts.yaml with overrides at dotted key paths."""
+
+    part: str
+    overrides: dict
+    omit: tuple
+
+
+class Deferred(NamedTuple):
+    """A tagged value that needs the horizon (``!horizon_end``, ``!per_period``, ...)."""
+
+    tag: str
+    args: Any
+
+
+class _Loader(yaml.SafeLoader):
+    """Keeps the style of every mapping and list as written (flow or block), so the template
+    reads like the instance it makes; refuses a key written twice; reads the template tags."""
+
+
+def _mapping(loader: _Loader, node: yaml.MappingNode) -> dict:
+    loader.flatten_mapping(node)
+    pairs = loader.construct_pairs(node, deep=True)
+    keys = [k for k, _ in pairs]
+    for k in keys:
+        if keys.count(k) > 1:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {k!r} is written twice in one mapping", node.start_mark
+            )
+    return (Flow if node.flow_style else dict)(pairs)
+
+
+def _sequence(loader: _Loader, node: yaml.SequenceNode) -> list:
+    items = loader.construct_sequence(node, deep=True)
+    return FlowList(items) if node.flow_style else items
+
+
+def _use(loader: _Loader, node: yaml.Node) -> Use:
+    if isinstance(node, yaml.ScalarNode):
+        return Use(loader.construct_scalar(node), {}, ())
+    spec = dict(_mapping(loader, node)) if isinstance(node, yaml.MappingNode) else {}
+    part, omit = spec.pop("part", None), spec.pop("omit", [])
+    if not isinstance(part, str) or not isinstance(omit, list):
+        raise yaml.constructor.ConstructorError(
+            None,
+            None,
+            "!use takes NAME or {part: NAME, omit: [PATH, ...], PATH: value, ...}",
+            node.start_mark,
+        )
+    return Use(part, spec, tuple(omit))
+
+
+def _deferred(loader: _Loader, tag_suffix: str, node: yaml.Node) -> Deferred:
+    if isinstance(node, yaml.MappingNode):
+        args = dict(_mapping(loader, node))
+    elif isinstance(node, yaml.SequenceNode):
+        args = list(loader.construct_sequence(node, deep=True))
+    else:
+        args = loader.construct_scalar(node)
+    return Deferred(tag_suffix, args)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _mapping)
+_Loader.add_constructor("tag:yaml.org,2002:seq", _sequence)
+_Loader.add_constructor("!use", _use)
+_Loader.add_multi_constructor("!", _deferred)
+
+
+@functools.cache
+def read_template(name: str) -> Any:
+    path = TEMPLATES / name
+    try:
+        with path.open() as stream:  # a stream, so YAML errors name the file
+            return yaml.load(stream, Loader=_Loader)
+    except OSError as exc:
+        raise TemplateError(f"templates/{name} cannot be read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise TemplateError(f"templates/{name} is not valid template YAML: {exc}") from None
+
+
+class Horizon(NamedTuple):
+    start: dt.date
+    months_per_period: int
+    periods: int
+    discount_rate: float
+
+    @classmethod
+    def of(cls, horizon: Any, where: str) -> Horizon:
+        if not isinstance(horizon, dict):
+            raise TemplateError(f"{where}: instance.horizon is missing or not a mapping")
+        start, period, periods = (horizon.get(k) for k in ("start", "period", "periods"))
+        if not isinstance(start, dt.date) or isinstance(start, dt.datetime):
+            raise TemplateError(f"{where}: instance.horizon.start {start!r} is not a date")
+        if period not in MONTHS_PER_PERIOD:
+            raise TemplateError(
+                f"{where}: instance.horizon.period {period!r} is not one of "
+                f"{', '.join(MONTHS_PER_PERIOD)}"
+            )
+        if not isinstance(periods, int) or periods < 1:
+            raise TemplateError(
+                f"{where}: instance.horizon.periods {periods!r} is not a whole number >= 1"
+            )
+        return cls(start, MONTHS_PER_PERIOD[period], periods, horizon.get("discount_rate", 0.0))
+
+    @property
+    def period_years(self) -> float:
+        return self.months_per_period / 12
+
+    def hours(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """First hour and the hour after the last."""
+        start = utc(self.start)
+        return start, start + pd.DateOffset(months=self.periods * self.months_per_period)
+
+
+def horizon_end(h: Horizon, args: str) -> int:
+    """``!horizon_end``: the number of periods, i.e. a window that lasts to the end."""
+    if args:
+        raise ValueError("takes no value")
+    return h.periods
+
+
+def per_period(
+    h: Horizon, start_usd: float, factor_per_period: float, round_to_usd: int = 1000
+) -> FlowList:
+    """``!per_period``: start_usd * factor_per_period**p, rounded to ``round_to_usd``."""
+    digits = -round(math.log10(round_to_usd))
+    if 10**-digits != round_to_usd:
+        raise ValueError(f"round_to_usd {round_to_usd} is not a power of ten")
+    return FlowList(
+        float(round(start_usd * factor_per_period**p, digits)) for p in range(h.periods)
+    )
+
+
+def per_year(h: Horizon, values: list) -> FlowList:
+    """``!per_year [v0, v1, ...]``: for each period, the value of its calendar year (v0 for
+    the year the horizon starts in)."""
+    years = [(h.start.month - 1 + p * h.months_per_period) // 12 for p in range(h.periods)]
+    if years[-1] >= len(values):
+        raise ValueError(f"has {len(values)} values but the horizon spans {years[-1] + 1} years")
+    return FlowList(values[y] for y in years)
+
+
+def salvage(h: Horizon, market_usd: float, factor_per_period: float) -> FlowList:
+    """``!salvage``: per-period ASIC salvage, net of the value the machine would still have
+    at the end.
+
+    ``market_p = market_usd * factor_per_period**p`` is an indicative used-machine price
+    when selling at the start of period p. The formulation gives an ASIC kept to the horizon
+    end no residual value, so offering the full market price would make "sell everything
+    just before the end" optimal. The salvage offered is therefore the market price minus
+    the discounted market price at the horizon end (what keeping the machine would still be
+    worth there): selling then beats keeping exactly when the machine's margin over the rest
+    of the horizon is below the fall in its resale price.
+    """
+    n = h.periods
+    market = [market_usd * factor_per_period**p for p in range(n + 1)]
+    return FlowList(
+        float(
+            round(market[p] - (1 + h.discount_rate) ** -((n - p) * h.period_years) * market[n], 0)
+        )
+        for p in range(n)
+    )
+
+
+DEFERRED = {f.__name__: f for f in (horizon_end, per_period, per_year, salvage)}
+
+
+def _path(parent: str, key: Any) -> str:
+    return f"{parent}[{key}]" if isinstance(key, int) else f"{parent}.{key}"
+
+
+def _locate(tree: Any, dotted: str, where: str, path: str) -> tuple[Any, Any]:
+    """The container holding the last key of ``dotted`` inside ``tree``, and that key."""
+    keys: list[Any] = [int(k) if k.isdigit() else k for k in str(dotted).split(".")]
+    node = tree
+    for i, key in enumerate(keys):
+        last = i == len(keys) - 1
+        if isinstance(node, list) and isinstance(key, int) and key < len(node):
+            pass
+        elif isinstance(node, dict) and not isinstance(key, int) and (last or key in node):
+            pass
+        else:
+            raise TemplateError(
+                f"{where}: {path}: override path {dotted!r} does not lead into the part "
+                f"(no {key!r} there)"
+            )
+        if last:
+            return node, key
+        node = node[key]
+    raise AssertionError("unreachable: a dotted path has at least one key")
+
+
+def expand(value: Any, where: str, path: str, using: tuple = ()) -> Any:
+    """``value`` as new containers, with every ``!use`` replaced by its part."""
+    if isinstance(value, Use):
+        if value.part in using:
+            raise TemplateError(f"{where}: {path}: part {value.part} uses itself")
+        part: Any = read_template("parts.yaml")
+        for key in value.part.split("."):
+            if not isinstance(part, dict) or key not in part:
+                raise TemplateError(f"{where}: {path}: parts.yaml has no part {value.part!r}")
+            part = part[key]
+        out = expand(part, "templates/parts.yaml", value.part, (*using, value.part))
+        for dotted, v in value.overrides.items():
+            node, key = _locate(out, dotted, where, path)
+            node[key] = expand(v, where, _path(path, dotted), using)
+        for dotted in value.omit:
+            node, key = _locate(out, dotted, where, path)
+            if key not in node:
+                raise TemplateError(f"{where}: {path}: omit {dotted!r}: the part has no such key")
+            del node[key]
+        return out
+    if isinstance(value, dict):
+        return type(value)((k, expand(v, where, _path(path, k), using)) for k, v in value.items())
+    if isinstance(value, list):
+        return type(value)(expand(v, where, _path(path, i), using) for i, v in enumerate(value))
+    return value
+
+
+def finish(value: Any, h: Horizon, where: str, path: str) -> Any:
+    """``value`` with every horizon-dependent tag computed; refuses a value left open."""
+    if value is None:
+        raise TemplateError(
+            f"{where}: {path} has no value: the part it comes from leaves it (~) to each "
+            "!use, so set it there"
+        )
+    if isinstance(value, Deferred):
+        fn = DEFERRED.get(value.tag)
+        if fn is None:
+            raise TemplateError(
+                f"{where}: {path}: unknown tag !{value.tag} (known: !use, "
+                + ", ".join(f"!{t}" for t in DEFERRED)
+                + ")"
+            )
+        try:
+            if isinstance(value.args, dict):
+                check_parameters(fn, value.args, f"{where}: {path}: !{value.tag}")
+                return fn(h, **value.args)
+            return fn(h, value.args)
+        except ValueError as exc:
+            raise TemplateError(f"{where}: {path}: !{value.tag} {value.args!r}: {exc}") from None
+    if isinstance(value, dict):
+        return type(value)((k, finish(v, h, where, _path(path, k))) for k, v in value.items())
+    if isinstance(value, list):
+        return type(value)(finish(v, h, where, _path(path, i)) for i, v in enumerate(value))
+    return value
+
+
+def referenced_columns(value: Any, path: str, found: dict[str, str]) -> dict[str, str]:
+    """Every series column the instance names, with the key path of its first mention."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k in COLUMN_KEYS and isinstance(v, str):
+                found.setdefault(v, _path(path, k))
+            referenced_columns(v, _path(path, k), found)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            referenced_columns(v, _path(path, i), found)
+    return found
+
+
+def build(name: str) -> tuple[dict, pd.DataFrame, str]:
+    """The instance, its series and its header comment from ``templates/<name>.yaml``."""
+    where = f"templates/{name}.yaml"
+    template = read_template(f"{name}.yaml")
+    if not isinstance(template, dict) or not {"header", "instance"} <= set(template):
+        raise TemplateError(f"{where} needs the keys header and instance")
+    if not isinstance(template["header"], str) or not isinstance(template["instance"], dict):
+        raise TemplateError(f"{where}: header must be text and instance a mapping")
+    if set(template) - TEMPLATE_KEYS:
+        raise TemplateError(
+            f"{where}: unknown key {sorted(set(template) - TEMPLATE_KEYS)[0]!r} (known: "
+            f"{', '.join(sorted(TEMPLATE_KEYS))})"
+        )
+    if "name" in template["instance"]:
+        raise TemplateError(f"{where}: instance.name: leave it out, the file name gives it")
+    inst = expand(template["instance"], where, "instance")
+    h = Horizon.of(inst.get("horizon"), where)
+    inst = {"name": name, **finish(inst, h, where, "instance")}
+    return inst, instance_series(inst, template, h, where), template["header"]
+
+
+def instance_series(inst: dict, template: dict, h: Horizon, where: str) -> pd.DataFrame:
+    """The columns ``inst`` names, columns.yaml's first and then the template's own, in the
+    order they are defined, over the hours of the horizon."""
+    catalogue = read_template("columns.yaml")
+    own = template.get("columns", {})
+    for name in own:
+        if name in catalogue["columns"]:
+            raise TemplateError(
+                f"{where}: columns.{name} is defined in columns.yaml already; pick another name"
+            )
+    definitions = {**catalogue["columns"], **own}
+    used = referenced_columns(inst, "instance", {})
+    for name, path in used.items():
+        if name not in definitions:
+            raise TemplateError(
+                f"{where}: {path}: column {name!r} is defined neither in columns.yaml nor "
+                "under columns: in this template"
+            )
+    for name in own:
+        if name not in used:
+            raise TemplateError(
+                f"{where}: columns.{name} is defined but the instance never refers to it"
+            )
+    own_calendar = template.get("calendar", {})
+    calendar = {
+        **catalogue["calendar"],
+        **own_calendar,
+        "source_years": {
+            **catalogue["calendar"]["source_years"],
+            **own_calendar.get("source_years", {}),
+        },
+    }
+    table = series_table(catalogue, calendar)
+    start, end = h.hours()
+    if start < table.index[0] or end > table.index[-1] + pd.Timedelta(hours=1):
+        raise TemplateError(
+            f"{where}: instance.horizon runs {start:%Y-%m-%d} .. {end:%Y-%m-%d}, outside the "
+            f"series calendar {table.index[0]:%Y-%m-%d} .. {calendar['end']} (extend it with "
+            "calendar: in the template)"
+        )
+    series = pd.DataFrame(index=table.index)
+    for name, definition in definitions.items():
+        if name in used:
+            file = where if name in own else "templates/columns.yaml"
+            series[name] = table.column(name, definition, f"{file}: columns.{name}")
+    return series[(series.index >= start) & (series.index < end)]
+
+
+# --------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------
 
 
 class _Dumper(yaml.SafeDumper):
@@ -442,38 +791,7 @@ def _float(dumper: yaml.SafeDumper, v: float) -> yaml.Node:
 _Dumper.add_representer(float, _float)
 
 
-def col(name: str, scale: float | None = None) -> Flow:
-    return Flow(column=name) if scale is None else Flow(column=name, scale=scale)
-
-
-def per_period(start: float, factor: float, n: int, digits: int = -3) -> FlowList:
-    """start * factor**p, rounded (to $1000 by default)."""
-    return FlowList(float(round(start * factor**p, digits)) for p in range(n))
-
-
-DISCOUNT_RATE = 0.10
-
-
-def salvage(market0: float, factor: float, n: int, period_years: float = 0.25) -> FlowList:
-    """Per-period ASIC salvage, net of the value the machine would still have at the end.
-
-    ``market_p = market0 * factor**p`` is an indicative used-machine price when selling at
-    the start of period p. The formulation gives an ASIC kept to the horizon end no
-    residual value, so offering the full market price would make "sell everything just
-    before the end" optimal. The salvage offered is therefore the market price minus the
-    discounted market price at the horizon end (what keeping the machine would still be
-    worth there): selling then beats keeping exactly when the machine's margin over the
-    rest of the horizon is below the fall in its resale price.
-    """
-    market = [market0 * factor**p for p in range(n + 1)]
-    return FlowList(
-        float(round(market[p] - (1 + DISCOUNT_RATE) ** -((n - p) * period_years) * market[n], 0))
-        for p in range(n)
-    )
-
-
-def write_instance(name: str, inst: dict, series: pd.DataFrame, header: str) -> None:
-    folder = HERE / name
+def write_instance(folder: Path, inst: dict, series: pd.DataFrame, header: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     text = yaml.dump(inst, Dumper=_Dumper, sort_keys=False, width=150, allow_unicode=False)
     lines = "".join(f"# {line}\n" if line else "#\n" for line in header.strip().splitlines())
@@ -483,747 +801,29 @@ def write_instance(name: str, inst: dict, series: pd.DataFrame, header: str) -> 
     )
     out = series.copy()
     for c in out.columns:
-        if c != "cp_flag":
+        if out[c].dtype.kind == "f":  # integer columns (cp_flag) stay as they are
             out[c] = out[c].round(4) + 0.0  # + 0.0 turns -0.0 into 0.0
     out.insert(0, "timestamp", out.index.strftime("%Y-%m-%dT%H:%M:%SZ"))
     out.to_csv(folder / "series.csv", index=False, lineterminator="\n")
 
 
-# --------------------------------------------------------------------------------------
-# Shared building blocks
-# --------------------------------------------------------------------------------------
-
-S19XP = {"hashrate_th": 141, "power_kw": 3.01}  # Antminer S19 XP: 141 TH/s, 3010 W (21.3 J/TH)
-S21 = {"hashrate_th": 200, "power_kw": 3.5}  # Antminer S21: 200 TH/s, 3500 W (17.5 J/TH)
-S21_HYD = {"hashrate_th": 335, "power_kw": 5.36}  # Antminer S21 Hydro: 335 TH/s, 5360 W (16 J/TH)
-S19JPRO = {"hashrate_th": 104, "power_kw": 3.068}  # Antminer S19j Pro: 104 TH/s, 3068 W (29.5 J/TH)
-
-AIR = {
-    "pue": 1.05,
-    "pue_per_c": 0.003,
-    "pue_ref_c": 25,
-    "rated_ambient_c": 35,
-    "derate_per_c": 0.015,
-    "min_factor": 0.7,
-}
-LIQUID = {
-    "pue": 1.10,
-    "pue_per_c": 0.0015,
-    "pue_ref_c": 25,
-    "rated_ambient_c": 40,
-    "derate_per_c": 0.01,
-    "min_factor": 0.8,
-}
-
-
-def h100(n: int, lead: int, max_units: int) -> dict:
-    """HGX H100 8-GPU air-cooled server: ~10.2 kW max (DGX H100 spec), ~$250k in 2027."""
-    return {
-        "id": "h100-hgx",
-        "gpus_per_unit": 8,
-        "it_kw": 10.2,
-        "idle_fraction": 0.3,
-        "cooling": "air",
-        "capex_usd": per_period(250_000, 0.955, n),
-        "lead_periods": lead,
-        "life_years": 5,
-        "max_units_per_period": max_units,
-        "opex_usd_per_unit_year": 15_000,
-        "spot_price_usd_per_gpu_hour": col("h100_spot_usd_per_gpu_hour"),
-        "spot_max_utilization": 0.7,
-    }
-
-
-def gb200(n: int, lead: int, max_units: int) -> dict:
-    """GB200 NVL72 liquid-cooled rack: 72 GPUs, ~125 kW, ~$3.3M in 2027."""
-    return {
-        "id": "gb200-nvl72",
-        "gpus_per_unit": 72,
-        "it_kw": 125.0,
-        "idle_fraction": 0.25,
-        "cooling": "liquid",
-        "capex_usd": per_period(3_300_000, 0.965, n, -4),
-        "lead_periods": lead,
-        "life_years": 5,
-        "max_units_per_period": max_units,
-        "opex_usd_per_unit_year": 170_000,
-        "spot_price_usd_per_gpu_hour": col("gb200_spot_usd_per_gpu_hour"),
-        "spot_max_utilization": 0.8,
-    }
-
-
-def b200(n: int, lead: int, max_units: int) -> dict:
-    """HGX B200 8-GPU air-cooled server: ~14.3 kW max (DGX B200 spec), ~$420k in 2027."""
-    return {
-        "id": "b200-hgx",
-        "gpus_per_unit": 8,
-        "it_kw": 14.3,
-        "idle_fraction": 0.3,
-        "cooling": "air",
-        "capex_usd": per_period(420_000, 0.96, n),
-        "lead_periods": lead,
-        "life_years": 5,
-        "max_units_per_period": max_units,
-        "opex_usd_per_unit_year": 22_000,
-        "spot_price_usd_per_gpu_hour": col("b200_spot_usd_per_gpu_hour"),
-        "spot_max_utilization": 0.75,
-    }
-
-
-def permian_site(n: int, price_col: str) -> dict:
-    """The West-Texas site of permian-1y (and of portfolio-3y)."""
-    return {
-        "id": "permian",
-        "ambient_c": col("permian_temp_c"),
-        "aux_load_mw": 2.0,
-        "fixed_opex_usd_per_year": 6.0e6,
-        "grid": {
-            "import_limit_mw": 190.0,
-            "export_limit_mw": 40.0,
-            "price_usd_per_mwh": col(price_col),
-            "import_adder_usd_per_mwh": 3.5,
-            "export_fee_usd_per_mwh": 1.5,
-            "demand_charge_usd_per_kw_month": 1.8,
-            "coincident_peak": {
-                "flag_column": "cp_flag",
-                "charge_usd_per_kw_year": 55.0,
-                "intervals_per_year": 4,
-            },
-            "ancillary": {"price_usd_per_mw_h": col("rrs_usd_per_mw_h"), "max_mw": 50.0},
-            "upgrades": [
-                Flow(
-                    id="sub-40",
-                    add_mw=40.0,
-                    capex_usd=1.2e7,
-                    lead_periods=2,
-                    max_count=1,
-                    life_years=30,
+def main(names: list[str]) -> int:
+    """Build the named instances (default: every template), then write them all."""
+    every = sorted(p.stem for p in TEMPLATES.glob("*.yaml") if p.name not in LIBRARIES)
+    try:
+        for name in names:
+            if name not in every:
+                raise TemplateError(
+                    f"there is no template templates/{name}.yaml (templates: {', '.join(every)})"
                 )
-            ],
-        },
-        "cooling": {
-            "air": dict(capacity_mw=132.0, **AIR),
-            "liquid": dict(capacity_mw=56.0, **LIQUID),
-            "upgrades": [
-                Flow(
-                    id="dlc-20",
-                    type="liquid",
-                    add_mw=20.0,
-                    capex_usd=3.0e7,
-                    lead_periods=1,
-                    max_count=2,
-                    life_years=15,
-                )
-            ],
-        },
-        "halls": {
-            "mining_mw": 200.0,
-            "ai_mw": 10.0,
-            "conversion": Flow(
-                block_mw=10.0,
-                capex_usd_per_block=2.5e7,
-                lead_periods=1,
-                max_blocks=4,
-                life_years=20,
-            ),
-        },
-        "fleet": [
-            Flow(
-                id="s19xp",
-                units=40_000,
-                **S19XP,
-                cooling="air",
-                opex_usd_per_mwh=3.0,
-                salvage_usd_per_unit=salvage(420, 0.93, n),
-            ),
-            Flow(
-                id="s21-hydro",
-                units=10_000,
-                **S21_HYD,
-                cooling="liquid",
-                opex_usd_per_mwh=3.5,
-                salvage_usd_per_unit=salvage(2_350, 0.955, n),
-            ),
-        ],
-        "gpus": [Flow(product="h100-hgx", units=200)],
-    }
-
-
-# --------------------------------------------------------------------------------------
-# The three instances
-# --------------------------------------------------------------------------------------
-
-
-def quickstart(master: pd.DataFrame) -> None:
-    series = master.loc[
-        "2027-01-01":"2027-01-31",
-        ["lz_west_usd_per_mwh", "hashprice_usd_per_ph_day", "h100_spot_usd_per_gpu_hour"],
-    ]
-    inst = {
-        "name": "quickstart",
-        "description": (
-            "A 45 MW West-Texas Bitcoin miner in January 2027 (real ERCOT LZ_WEST prices, mapped "
-            "from January 2025). It runs 14 000 S19 XP-class ASICs and has a 3 MW hall already "
-            "converted for AI. Should it fill that hall with H100 servers and rent them out, sign "
-            "a lab's one-month contract, and when should the ASICs stop hashing? The GPUs share "
-            "the 45 MW interconnect with the miners, so every GPU displaces some hashing."
-        ),
-        "horizon": {
-            "start": dt.date(2027, 1, 1),
-            "period": "month",
-            "periods": 1,
-            "discount_rate": DISCOUNT_RATE,
-        },
-        "series": {"file": "series.csv"},
-        "market": {"hashprice_usd_per_ph_day": col("hashprice_usd_per_ph_day"), "pool_fee": 0.02},
-        "sites": [
-            {
-                "id": "midland",
-                "aux_load_mw": 0.5,
-                "grid": {
-                    "import_limit_mw": 45.0,
-                    "price_usd_per_mwh": col("lz_west_usd_per_mwh"),
-                    "import_adder_usd_per_mwh": 3.5,
-                },
-                "cooling": {"air": Flow(capacity_mw=48.0, pue=1.04)},
-                "halls": {"mining_mw": 45.0, "ai_mw": 3.0},
-                # No salvage: over one month an ASIC's resale price barely moves, so the net
-                # salvage of salvage() would be ~$3; omitted (default 0) to keep the story clean.
-                "fleet": [
-                    Flow(id="s19xp", units=14_000, **S19XP, cooling="air", opex_usd_per_mwh=3.0)
-                ],
-            }
-        ],
-        "gpu_products": [
-            {
-                "id": "h100-hgx",
-                "gpus_per_unit": 8,
-                "it_kw": 10.2,
-                "idle_fraction": 0.3,
-                "cooling": "air",
-                "capex_usd": 250_000.0,
-                "lead_periods": 0,
-                "life_years": 5,
-                "max_units_per_period": 400,
-                "opex_usd_per_unit_year": 15_000.0,
-                "spot_price_usd_per_gpu_hour": col("h100_spot_usd_per_gpu_hour"),
-                "spot_max_utilization": 0.7,
-            }
-        ],
-        "contracts": [
-            Flow(
-                id="lab-a",
-                site="midland",
-                product="h100-hgx",
-                units=150,
-                price_usd_per_gpu_hour=2.0,
-                start_period=0,
-                end_period=1,
-                optional=True,
-            ),
-        ],
-    }
-    write_instance(
-        "quickstart",
-        inst,
-        series,
-        """
-quickstart: 1 site, 1 monthly period (January 2027), 744 hourly steps.
-Real data: lz_west_usd_per_mwh = ERCOT LZ_WEST real-time price of January 2025,
-mapped onto 2027 by whole weeks (same weekday). Synthetic: hashprice, H100 spot price.
-See instances/README.md.""",
-    )
-
-
-def permian(master: pd.DataFrame) -> None:
-    n = 4
-    series = master.loc[
-        "2027",
-        [
-            "lz_west_usd_per_mwh",
-            "rrs_usd_per_mw_h",
-            "cp_flag",
-            "hashprice_usd_per_ph_day",
-            "h100_spot_usd_per_gpu_hour",
-            "gb200_spot_usd_per_gpu_hour",
-            "permian_temp_c",
-            "permian_solar_cf",
-        ],
-    ]
-    inst = {
-        "name": "permian-1y",
-        "description": (
-            "One West-Texas (Permian basin, LZ_WEST) site through 2027 in quarters, hourly. 174 MW"
-            " of ASICs (S19 XP air, S21 Hydro liquid) in a 200 MW mining hall, a 10 MW AI hall "
-            "with 200 H100 servers serving a mandatory lab contract and a colocation tenant. "
-            "Options: buy H100 servers and GB200 NVL72 racks, convert mining blocks to AI, add a "
-            "substation and direct-liquid cooling, take an optional GPU contract and a liquid "
-            "colocation lease, sign onsite solar / flexible gas / virtual PPAs; dispatch against "
-            "real ERCOT prices with 4CP, RRS, hot-summer cooling derates. Uses every element of "
-            "the instance format."
-        ),
-        "horizon": {
-            "start": dt.date(2027, 1, 1),
-            "period": "quarter",
-            "periods": n,
-            "discount_rate": DISCOUNT_RATE,
-            "resolution": {"mode": "hourly"},
-        },
-        "series": {"file": "series.csv"},
-        "market": {"hashprice_usd_per_ph_day": col("hashprice_usd_per_ph_day"), "pool_fee": 0.02},
-        "capex_budget_usd": FlowList([1.2e8, 1.0e8, 8.0e7, 5.0e7]),
-        "sites": [permian_site(n, "lz_west_usd_per_mwh")],
-        "gpu_products": [h100(n, lead=1, max_units=400), gb200(n, lead=2, max_units=16)],
-        "contracts": [
-            Flow(
-                id="lab-a",
-                site="permian",
-                product="h100-hgx",
-                units=120,
-                price_usd_per_gpu_hour=1.95,
-                start_period=0,
-                end_period=4,
-                optional=False,
-            ),
-            Flow(
-                id="lab-b",
-                site="permian",
-                product="h100-hgx",
-                units=150,
-                price_usd_per_gpu_hour=2.1,
-                start_period=1,
-                end_period=4,
-                optional=True,
-            ),
-        ],
-        "leases": [
-            Flow(
-                id="colo-a",
-                site="permian",
-                it_mw=6.0,
-                cooling="air",
-                price_usd_per_kw_month=115.0,
-                energy_rate_usd_per_mwh=45.0,
-                start_period=0,
-                end_period=4,
-                optional=False,
-            ),
-            Flow(
-                id="tenant-b",
-                site="permian",
-                it_mw=10.0,
-                cooling="liquid",
-                price_usd_per_kw_month=145.0,
-                energy_rate_usd_per_mwh=0.0,
-                start_period=2,
-                end_period=4,
-                optional=True,
-            ),
-        ],
-        "ppas": [
-            {
-                "id": "wind-firm",
-                "site": "permian",
-                "kind": "physical",
-                "baseload_mw": 40.0,
-                "strike_usd_per_mwh": 34.0,
-                "take_or_pay": True,
-                "start_period": 0,
-                "end_period": 4,
-                "optional": False,
-            },
-            {
-                "id": "solar-onsite",
-                "site": "permian",
-                "kind": "onsite",
-                "profile_column": "permian_solar_cf",
-                "capacity_mw": 60.0,
-                "strike_usd_per_mwh": 24.0,
-                "take_or_pay": True,
-                "curtailable": True,
-                "start_period": 1,
-                "end_period": 4,
-                "optional": True,
-            },
-            {
-                "id": "gas-flex",
-                "site": "permian",
-                "kind": "physical",
-                "baseload_mw": 25.0,
-                "strike_usd_per_mwh": 45.0,
-                "take_or_pay": False,
-                "min_take_fraction": 0.5,
-                "start_period": 2,
-                "end_period": 4,
-                "optional": True,
-            },
-            # A risk-neutral NPV values a contract for differences by its expected settlement
-            # only: at $44 (above the mapped 2027 LZ_WEST mean of ~$42) the hedge is declined.
-            {
-                "id": "vppa-hedge",
-                "site": "permian",
-                "kind": "virtual",
-                "baseload_mw": 30.0,
-                "strike_usd_per_mwh": 44.0,
-                "start_period": 0,
-                "end_period": 4,
-                "optional": True,
-            },
-        ],
-    }
-    write_instance(
-        "permian-1y",
-        inst,
-        series,
-        """
-permian-1y: 1 site, 4 quarterly periods (2027), 8760 hourly steps; every element of the spec.
-Real data: lz_west_usd_per_mwh (ERCOT LZ_WEST RT), rrs_usd_per_mw_h (ERCOT DAM RRS MCPC), both
-from 2025 mapped onto 2027 by whole weeks; cp_flag derived from real HB_HUBAVG prices.
-Synthetic: hashprice, GPU spot prices, temperature, solar profile. See instances/README.md.""",
-    )
-
-
-def portfolio(master: pd.DataFrame) -> None:
-    n = 12
-    sites = [
-        permian_site(n, "lz_west_usd_per_mwh"),
-        {
-            "id": "rockdale",
-            "ambient_c": col("rockdale_temp_c"),
-            "aux_load_mw": 3.0,
-            "fixed_opex_usd_per_year": 9.0e6,
-            "grid": {
-                "import_limit_mw": 250.0,
-                "export_limit_mw": 60.0,
-                "price_usd_per_mwh": col("rockdale_usd_per_mwh"),
-                "import_adder_usd_per_mwh": 3.0,
-                "export_fee_usd_per_mwh": 1.0,
-                "demand_charge_usd_per_kw_month": 1.5,
-                "coincident_peak": {
-                    "flag_column": "cp_flag",
-                    "charge_usd_per_kw_year": 55.0,
-                    "intervals_per_year": 4,
-                },
-                "ancillary": {"price_usd_per_mw_h": col("rrs_usd_per_mw_h"), "max_mw": 100.0},
-                "upgrades": [
-                    Flow(
-                        id="sub-100",
-                        add_mw=100.0,
-                        capex_usd=3.0e7,
-                        lead_periods=4,
-                        max_count=1,
-                        life_years=30,
-                    )
-                ],
-            },
-            "cooling": {
-                "air": dict(capacity_mw=245.0, **AIR),
-                "upgrades": [
-                    Flow(
-                        id="dlc-40",
-                        type="liquid",
-                        add_mw=40.0,
-                        capex_usd=5.2e7,
-                        lead_periods=2,
-                        max_count=3,
-                        life_years=15,
-                    ),
-                ],
-            },
-            "halls": {
-                "mining_mw": 250.0,
-                "ai_mw": 0.0,
-                "conversion": Flow(
-                    block_mw=20.0,
-                    capex_usd_per_block=4.4e7,
-                    lead_periods=2,
-                    max_blocks=6,
-                    life_years=20,
-                ),
-            },
-            "fleet": [
-                Flow(
-                    id="s19jpro",
-                    units=30_000,
-                    **S19JPRO,
-                    cooling="air",
-                    opex_usd_per_mwh=3.0,
-                    salvage_usd_per_unit=salvage(160, 0.92, n),
-                ),
-                Flow(
-                    id="s21",
-                    units=40_000,
-                    **S21,
-                    cooling="air",
-                    opex_usd_per_mwh=3.0,
-                    salvage_usd_per_unit=salvage(1_300, 0.955, n),
-                ),
-            ],
-        },
-        {
-            "id": "panhandle",
-            "ambient_c": col("panhandle_temp_c"),
-            "aux_load_mw": 1.0,
-            "fixed_opex_usd_per_year": 3.0e6,
-            "grid": {
-                "import_limit_mw": 80.0,
-                "export_limit_mw": 0.0,
-                "price_usd_per_mwh": col("panhandle_usd_per_mwh"),
-                "import_adder_usd_per_mwh": 4.0,
-                "demand_charge_usd_per_kw_month": 2.0,
-                "coincident_peak": {
-                    "flag_column": "cp_flag",
-                    "charge_usd_per_kw_year": 55.0,
-                    "intervals_per_year": 4,
-                },
-                "ancillary": {"price_usd_per_mw_h": col("rrs_usd_per_mw_h"), "max_mw": 30.0},
-            },
-            "cooling": {
-                "air": dict(capacity_mw=80.0, **AIR),
-                "upgrades": [
-                    Flow(
-                        id="air-10",
-                        type="air",
-                        add_mw=10.0,
-                        capex_usd=8.0e6,
-                        lead_periods=1,
-                        max_count=2,
-                        life_years=15,
-                    ),
-                ],
-            },
-            "halls": {
-                "mining_mw": 80.0,
-                "ai_mw": 0.0,
-                "conversion": Flow(
-                    block_mw=10.0,
-                    capex_usd_per_block=2.4e7,
-                    lead_periods=1,
-                    max_blocks=3,
-                    life_years=20,
-                ),
-            },
-            "fleet": [
-                Flow(
-                    id="s19xp",
-                    units=15_000,
-                    **S19XP,
-                    cooling="air",
-                    opex_usd_per_mwh=3.0,
-                    salvage_usd_per_unit=salvage(420, 0.93, n),
-                ),
-                Flow(
-                    id="s21",
-                    units=8_000,
-                    **S21,
-                    cooling="air",
-                    opex_usd_per_mwh=3.0,
-                    salvage_usd_per_unit=salvage(1_300, 0.955, n),
-                ),
-            ],
-        },
-    ]
-    series = master[
-        [
-            "lz_west_usd_per_mwh",
-            "rockdale_usd_per_mwh",
-            "panhandle_usd_per_mwh",
-            "rrs_usd_per_mw_h",
-            "cp_flag",
-            "hashprice_usd_per_ph_day",
-            "h100_spot_usd_per_gpu_hour",
-            "b200_spot_usd_per_gpu_hour",
-            "gb200_spot_usd_per_gpu_hour",
-            "permian_temp_c",
-            "rockdale_temp_c",
-            "panhandle_temp_c",
-            "permian_solar_cf",
-            "rockdale_solar_cf",
-        ]
-    ]
-    inst = {
-        "name": "portfolio-3y",
-        "description": (
-            "Three Texas mining sites (Permian/LZ_WEST, Rockdale-like central Texas, "
-            "Panhandle/West hub) over 2027-2029 in quarters, through the April-2028 halving. "
-            "Several GPU generations (H100, B200, GB200 NVL72), firm contracts, colocation leases "
-            "and PPAs compete for a capped capex budget. Representative days (8 per quarter plus "
-            "peak days)."
-        ),
-        "horizon": {
-            "start": dt.date(2027, 1, 1),
-            "period": "quarter",
-            "periods": n,
-            "discount_rate": DISCOUNT_RATE,
-            "resolution": {"mode": "representative", "days_per_period": 8, "keep_peak_days": True},
-        },
-        "series": {"file": "series.csv"},
-        "market": {"hashprice_usd_per_ph_day": col("hashprice_usd_per_ph_day"), "pool_fee": 0.02},
-        "capex_budget_usd": FlowList([2.0e8] * 4 + [1.6e8] * 4 + [1.2e8] * 4),
-        "sites": sites,
-        "gpu_products": [
-            h100(n, lead=1, max_units=600),
-            b200(n, lead=2, max_units=400),
-            gb200(n, lead=2, max_units=24),
-        ],
-        "contracts": [
-            Flow(
-                id="lab-a",
-                site="permian",
-                product="h100-hgx",
-                units=120,
-                price_usd_per_gpu_hour=1.95,
-                start_period=0,
-                end_period=8,
-                optional=False,
-            ),
-            Flow(
-                id="lab-b",
-                site="permian",
-                product="h100-hgx",
-                units=150,
-                price_usd_per_gpu_hour=2.1,
-                start_period=1,
-                end_period=8,
-                optional=True,
-            ),
-            Flow(
-                id="lab-c",
-                site="rockdale",
-                product="gb200-nvl72",
-                units=24,
-                price_usd_per_gpu_hour=4.6,
-                start_period=4,
-                end_period=12,
-                optional=True,
-            ),
-            Flow(
-                id="lab-d",
-                site="panhandle",
-                product="b200-hgx",
-                units=150,
-                price_usd_per_gpu_hour=3.1,
-                start_period=3,
-                end_period=11,
-                optional=True,
-            ),
-        ],
-        "leases": [
-            Flow(
-                id="colo-a",
-                site="permian",
-                it_mw=6.0,
-                cooling="air",
-                price_usd_per_kw_month=115.0,
-                energy_rate_usd_per_mwh=45.0,
-                start_period=0,
-                end_period=12,
-                optional=False,
-            ),
-            Flow(
-                id="tenant-b",
-                site="permian",
-                it_mw=10.0,
-                cooling="liquid",
-                price_usd_per_kw_month=145.0,
-                energy_rate_usd_per_mwh=0.0,
-                start_period=2,
-                end_period=12,
-                optional=True,
-            ),
-            Flow(
-                id="hyperscaler-c",
-                site="rockdale",
-                it_mw=40.0,
-                cooling="liquid",
-                price_usd_per_kw_month=155.0,
-                energy_rate_usd_per_mwh=0.0,
-                start_period=6,
-                end_period=12,
-                optional=True,
-            ),
-        ],
-        "ppas": [
-            {
-                "id": "wind-firm",
-                "site": "permian",
-                "kind": "physical",
-                "baseload_mw": 40.0,
-                "strike_usd_per_mwh": 34.0,
-                "take_or_pay": True,
-                "start_period": 0,
-                "end_period": 12,
-                "optional": False,
-            },
-            {
-                "id": "solar-onsite",
-                "site": "permian",
-                "kind": "onsite",
-                "profile_column": "permian_solar_cf",
-                "capacity_mw": 60.0,
-                "strike_usd_per_mwh": 24.0,
-                "take_or_pay": True,
-                "curtailable": True,
-                "start_period": 1,
-                "end_period": 12,
-                "optional": True,
-            },
-            {
-                "id": "gas-flex",
-                "site": "permian",
-                "kind": "physical",
-                "baseload_mw": 25.0,
-                "strike_usd_per_mwh": 45.0,
-                "take_or_pay": False,
-                "min_take_fraction": 0.5,
-                "start_period": 2,
-                "end_period": 10,
-                "optional": True,
-            },
-            {
-                "id": "rockdale-solar",
-                "site": "rockdale",
-                "kind": "onsite",
-                "profile_column": "rockdale_solar_cf",
-                "capacity_mw": 80.0,
-                "strike_usd_per_mwh": 28.0,
-                "take_or_pay": True,
-                "curtailable": False,
-                "start_period": 4,
-                "end_period": 12,
-                "optional": True,
-            },
-            {
-                "id": "vppa-panhandle",
-                "site": "panhandle",
-                "kind": "virtual",
-                "baseload_mw": 30.0,
-                "strike_usd_per_mwh": 30.0,
-                "start_period": 0,
-                "end_period": 12,
-                "optional": True,
-            },
-        ],
-    }
-    write_instance(
-        "portfolio-3y",
-        inst,
-        series,
-        """
-portfolio-3y: 3 sites, 12 quarterly periods (2027-2029), 26 304 hours, representative days
-(8 per quarter + coincident-peak and price-peak days). Real data: ERCOT prices of 2025 / 2024 /
-2023 mapped onto 2027 / 2028 / 2029 by whole weeks; see instances/README.md for the per-year
-source of each price column. Synthetic: hashprice (with the April-2028 halving), GPU spot
-prices, temperatures, solar profiles.""",
-    )
-
-
-def main() -> None:
-    master = master_series()
-    quickstart(master)
-    permian(master)
-    portfolio(master)
+        built = {name: build(name) for name in names or every}
+    except TemplateError as exc:
+        print(f"make_instances: {exc}", file=sys.stderr)
+        return 2
+    for name, (inst, series, header) in built.items():
+        write_instance(HERE / name, inst, series, header)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))
