@@ -237,7 +237,9 @@ class SeriesTable:
         return self._built[key]
 
 
-def real_price(table: SeriesTable, source: str, scale: float = 1.0, shift: float = 0.0):
+def real_price(
+    table: SeriesTable, source: str, scale: float = 1.0, shift: float = 0.0
+) -> np.ndarray:
     """Real ERCOT price ``source`` (see ``price_sources``) on the calendar hours, each
     calendar year copied weekday-aligned from its historical year, times ``scale`` plus
     ``shift`` (in the column's own unit)."""
