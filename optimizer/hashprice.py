@@ -210,7 +210,7 @@ def _check(name: str, arr: np.ndarray, hours: pd.DatetimeIndex, rule: str, scala
     if not ok.all():
         i = int(np.flatnonzero(~ok)[0])
         where = "" if scalar else f" at {_fmt(hours[i])}"
-        raise ValueError(f"{name}: must be a finite number {rule}, got {arr[i]!r}{where}")
+        raise ValueError(f"{name}: must be a finite number {rule}, got {float(arr[i])!r}{where}")
 
 
 def hashprice_path(
