@@ -215,6 +215,15 @@ def compare_resolution(
     out.print(f"written: {target}", highlight=False)
 
 
+def _mount_hashprice() -> None:
+    from .hashprice import hashprice_command
+
+    app.command("hashprice")(hashprice_command)
+
+
+_mount_hashprice()
+
+
 class _nullcontext:
     def __enter__(self):
         return self
