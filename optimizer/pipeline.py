@@ -32,7 +32,7 @@ from .solver.config import SolveConfig
 from .solver.highs import highs_version
 from .solver.solution import Solution
 from .solver.stdform import RowInfeasible, StandardForm, compile_standard_form
-from .time.grid import TimeGrid, build_time_grid
+from .time.grid import TimeGrid, build_time_grid, tail_periods
 
 EXIT_CODES = {"optimal": 0, "time_limit": 0, "infeasible": 3, "unbounded": 3, "error": 1}
 
@@ -50,7 +50,8 @@ def time_grid(instance: Instance, config: SolveConfig) -> TimeGrid:
 
         features = features_of(instance)
     return build_time_grid(instance.horizon, mode=mode, features=features,
-                           days_per_period=config.representative_days)
+                           days_per_period=config.representative_days,
+                           tail_periods=tail_periods(instance))
 
 
 def prepare(instance: Instance, grid: TimeGrid) -> ModelData:

@@ -1,5 +1,7 @@
 """AI compute: GPUs rented on the spot market, firm GPU-hour contracts, colocation
-leases (groups gpu_available, spot_market, ai_hall)."""
+leases (groups gpu_available, spot_market, ai_hall, linked_acceptance); the deal terms
+of deals.md sections 1-3, 7 and 10 (prices by period, escalators, upfront payments,
+tails past the horizon, deals decided together)."""
 
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ def build(ctx: Context) -> None:
     period = ctx.period_of()
     sites = list(d.sites)
     keys = [(s, g) for s in sites for g in d.products]
+    period_arr = d.grid.step_period
 
     m.accept_contract = pyo.Var([k.id for k in d.contracts.values() if k.optional],
                                 domain=pyo.Binary)
@@ -75,16 +78,58 @@ def build(ctx: Context) -> None:
 
     for k in d.contracts.values():
         prod = d.products[k.product]
-        rate = float(k.units) * float(prod.gpus_per_unit) * float(k.price_usd_per_gpu_hour)
-        ctx.cash.hourly("contract_revenue", k.site,
-                            rate * ctx.active_steps(k.start_period, k.end_period),
-                            m.accept_contract[k.id] if k.optional else None)
+        var = m.accept_contract[k.id] if k.optional else None
+        gpus = float(k.units) * float(prod.gpus_per_unit)
+        price = d.contract_price[k.id]
+        ctx.cash.hourly("contract_revenue", k.site, gpus * price[period_arr]
+                        * ctx.active_steps(k.start_period, k.end_period), var)
+        # past the horizon: the last period's price, less the cost of serving it that the
+        # model no longer sees hour by hour (deals.md section 10)
+        tail = np.arange(P, int(k.end_period))
+        if len(tail):
+            u = gpus * (price[-1] - float(getattr(k, "opex_usd_per_gpu_hour", 0.0))) * \
+                d.grid.at("hours", tail)
+            ctx.cash.entries("contract_revenue_tail", k.site, tail, u,
+                             u * d.grid.at("op_discount", tail), var, taxed=True)
+        upfront(ctx, k, var)
     for lease in d.leases.values():
         var = m.accept_lease[lease.id] if lease.optional else None
         mw = float(lease.it_mw)
         ctx.cash.hourly("lease_energy_revenue", lease.site,
-                            mw * float(lease.energy_rate_usd_per_mwh)
-                            * ctx.active_steps(lease.start_period, lease.end_period), var)
-        ctx.cash.period("lease_capacity_revenue", lease.site,
-                            mw * 1000.0 * float(lease.price_usd_per_kw_month) * months
-                            * ctx.active_periods(lease.start_period, lease.end_period), var)
+                        mw * d.lease_energy_rate[lease.id]
+                        * ctx.active_steps(lease.start_period, lease.end_period), var)
+        opex = float(getattr(lease, "opex_usd_per_kw_month", 0.0))
+        rent = d.lease_rent[lease.id]
+        window = np.arange(int(lease.start_period), int(lease.end_period))
+        u = mw * 1000.0 * (rent[window] - opex) * d.grid.at("months", window).astype(float)
+        inside = window < P
+        # inside the horizon the term of formulation.md; past it the tail (deals.md 3)
+        ctx.cash.entries("lease_capacity_revenue", lease.site, window[inside], u[inside],
+                         u[inside] * d.grid.at("op_discount", window[inside]), var, taxed=True)
+        ctx.cash.entries("lease_rent_tail", lease.site, window[~inside], u[~inside],
+                         u[~inside] * d.grid.at("op_discount", window[~inside]), var,
+                         taxed=True)
+        upfront(ctx, lease, var)
+
+    linked = [x for x in (*d.contracts.values(), *d.leases.values())
+              if getattr(x, "linked_to", None) is not None]
+    component = {**dict.fromkeys(d.contracts, "accept_contract"),
+                 **dict.fromkeys(d.leases, "accept_lease")}
+
+    def linked_acceptance(m, deal):
+        x = next(x for x in linked if x.id == deal)
+        return (getattr(m, component[deal])[deal]
+                == getattr(m, component[x.linked_to])[x.linked_to])
+
+    # two deals decided together (deals.md section 7); both are optional (validated)
+    m.linked_acceptance = pyo.Constraint([x.id for x in linked], rule=linked_acceptance)
+
+
+def upfront(ctx: Context, deal, var) -> None:
+    """Cash received at the start of start_period when the deal is accepted (a payment
+    when negative), not counted against the budget (deals.md section 2)."""
+    usd = float(getattr(deal, "upfront_usd", 0.0))
+    if usd:
+        coef = np.zeros(ctx.P)
+        coef[int(deal.start_period)] = usd
+        ctx.cash.capex("upfront", deal.site, coef, var)

@@ -27,6 +27,8 @@ class Context:
     # set by cooling.py once every load is registered: (s, q, t) -> (coefs, variables)
     # of IT_q at step t; the power balance reads the same terms
     it_terms: Callable[[str, str, int], tuple[list, list]] | None = None
+    # ASIC IT MW that can be offered as reserve, per site: (MW per unit, variables per step)
+    mining_mw: dict = field(default_factory=lambda: defaultdict(list))
 
     @property
     def n_steps(self) -> int:

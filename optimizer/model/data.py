@@ -41,6 +41,7 @@ class Upgrade:
     lead: int
     max_count: int
     life_years: float
+    residual_at: int | None = None  # valuation period (deals.md section 9)
 
 
 @dataclass
@@ -61,6 +62,7 @@ class SiteData:
     mining_mw: float
     ai_mw: float
     conversion: object | None  # schema Conversion
+    ai_build: object | None  # schema Conversion-like block of new AI halls (deals.md 5)
     fleets: list = field(default_factory=list)  # schema Fleet objects
     existing_gpus: dict[str, float] = field(default_factory=dict)
 
@@ -82,6 +84,18 @@ class ModelData:
     upgrades: list[Upgrade]
     budget: np.ndarray | None  # per period
     taxes: object | None = None  # schema Taxes (deals.md section 11)
+    asic_products: dict = field(default_factory=dict)  # id -> schema AsicProduct
+    asic_capex: dict[str, np.ndarray] = field(default_factory=dict)  # per period
+    contract_price: dict[str, np.ndarray] = field(default_factory=dict)  # USD/GPU-h, per period
+    # USD per kW-month in every calendar period 0 .. end_period - 1 (escalated), 0 before
+    # the start; periods past the horizon take the last period's price (deals.md 1, 3)
+    lease_rent: dict[str, np.ndarray] = field(default_factory=dict)
+    lease_energy_rate: dict[str, np.ndarray] = field(default_factory=dict)  # USD/MWh per step
+    financing: dict[tuple[str, str], object] = field(default_factory=dict)  # (kind, site) ->
+
+    def financing_of(self, kind: str, site: str):
+        """The schema Financing covering an asset kind at a site, or None."""
+        return self.financing.get((kind, site))
 
     @property
     def n_periods(self) -> int:
@@ -143,6 +157,7 @@ def prepare(instance, grid: TimeGrid) -> ModelData:
             mining_mw=float(site.halls.mining_mw),
             ai_mw=float(site.halls.ai_mw),
             conversion=site.halls.conversion,
+            ai_build=getattr(site.halls, "ai_build", None),
             fleets=list(site.fleet),
             existing_gpus=existing,
         )
@@ -151,11 +166,13 @@ def prepare(instance, grid: TimeGrid) -> ModelData:
         for u in g.upgrades:
             upgrades.append(Upgrade(site.id, u.id, "grid", None, float(u.add_mw),
                                     float(u.capex_usd), int(u.lead_periods),
-                                    int(u.max_count), float(u.life_years)))
+                                    int(u.max_count), float(u.life_years),
+                                    getattr(u, "residual_at_period", None)))
         for u in site.cooling.upgrades:
             upgrades.append(Upgrade(site.id, u.id, "cooling", u.type, float(u.add_mw),
                                     float(u.capex_usd), int(u.lead_periods),
-                                    int(u.max_count), float(u.life_years)))
+                                    int(u.max_count), float(u.life_years),
+                                    getattr(u, "residual_at_period", None)))
 
     step_period = grid.step_period
     ppa_volume: dict[str, np.ndarray] = {}
@@ -169,6 +186,12 @@ def prepare(instance, grid: TimeGrid) -> ModelData:
 
     products = {g.id: g for g in instance.gpu_products}
     budget = instance.capex_budget_usd
+    asic_products = {a.id: a for a in getattr(instance, "asic_products", [])}
+    financing = {}
+    for fin in getattr(instance, "financing", []):
+        for kind in fin.applies_to:
+            for site in (fin.sites if fin.sites is not None else list(sites)):
+                financing[kind, site] = fin
     return ModelData(
         grid=grid,
         sites=sites,
@@ -184,4 +207,28 @@ def prepare(instance, grid: TimeGrid) -> ModelData:
         ppa_volume=ppa_volume,
         upgrades=upgrades,
         budget=None if budget is None else per_period(budget, P),
+        taxes=getattr(instance, "taxes", None),
+        asic_products=asic_products,
+        asic_capex={a: per_period(x.capex_usd, P) for a, x in asic_products.items()},
+        contract_price={k.id: per_period(k.price_usd_per_gpu_hour, P) for k in instance.contracts},
+        lease_rent={lease.id: lease_rent(lease, grid) for lease in instance.leases},
+        lease_energy_rate={lease.id: hourly(lease.energy_rate_usd_per_mwh)
+                           for lease in instance.leases},
+        financing=financing,
     )
+
+
+def lease_rent(lease, grid: TimeGrid) -> np.ndarray:
+    """rent_{l,p} = price_{l,p} * (1 + escalator)^floor(y_start(p) - y_start(start) + 1e-9)
+    for every calendar period 0 .. max(P, end_period) - 1 (deals.md section 1), 0 outside
+    the lease's window; ``price_{l,p}`` past the horizon is that of period P-1."""
+    P = grid.n_periods
+    start, end = int(lease.start_period), int(lease.end_period)
+    n = max(end, P)
+    price = per_period(lease.price_usd_per_kw_month, P)
+    price = np.concatenate([price, np.full(n - P, price[-1])])
+    y = grid.at("y_start", np.arange(n))
+    escalator = float(getattr(lease, "escalator_per_year", 0.0))
+    rent = price * (1.0 + escalator) ** np.floor(y - y[start] + 1e-9)
+    p = np.arange(n)
+    return np.where((p >= start) & (p < end), rent, 0.0)

@@ -1,4 +1,5 @@
-"""Bitcoin mining: ASIC fleets hashing hour by hour (groups fleet_available, mining_hall)."""
+"""Bitcoin mining: ASIC fleets and bought ASICs hashing hour by hour (groups
+fleet_available, asic_available, mining_hall; deals.md section 6)."""
 
 from __future__ import annotations
 
@@ -11,25 +12,40 @@ from .context import Context, checked, linear, var_list
 def build(ctx: Context) -> None:
     m, d = ctx.m, ctx.d
     T = range(ctx.n_steps)
+    n = ctx.n_steps
+    period = ctx.period_of()
     fleets = {(s, f.id): f for s, sd in d.sites.items() for f in sd.fleets}
     keys = list(fleets)
     m.run = pyo.Var(keys, T, domain=pyo.NonNegativeReals)  # ASIC units hashing
-    period = ctx.period_of()
+    bought = {(s, a): prod for s in d.sites for a, prod in d.asic_products.items()}
+    akeys = list(bought)
+    m.arun = pyo.Var(akeys, T, domain=pyo.NonNegativeReals)  # bought ASIC units hashing
 
-    run = {k: var_list(m.run, k, ctx.n_steps) for k in keys}
+    run = {k: var_list(m.run, k, n) for k in keys}
     asics = {k: [m.asics[k + (p,)] for p in range(ctx.P)] for k in keys}
     m.fleet_available = pyo.Constraint(keys, T, rule=lambda m, s, f, t: (
         None, linear([1.0, -1.0], [run[s, f][t], asics[s, f][period[t]]]), 0.0))
+    arun = {k: var_list(m.arun, k, n) for k in akeys}
+    stock = {k: [m.asics_bought[k + (p,)] for p in range(ctx.P)] for k in akeys}
+    m.asic_available = pyo.Constraint(akeys, T, rule=lambda m, s, a, t: (
+        None, linear([1.0, -1.0], [arun[s, a][t], stock[s, a][period[t]]]), 0.0))
     m.mining_hall = pyo.Constraint(
         list(d.sites), range(ctx.P),
         rule=checked(lambda m, s, p: sum(m.asics[s, f.id, p] * (f.power_kw / 1000.0)
-                                         for f in d.sites[s].fleets) <= m.mining_hall_mw[s, p]))
+                                         for f in d.sites[s].fleets)
+                     + sum(m.asics_bought[s, a, p] * (float(prod.power_kw) / 1000.0)
+                           for a, prod in d.asic_products.items())
+                     <= m.mining_hall_mw[s, p]))
 
     revenue_per_th_h = d.hashprice_per_th_h * (1.0 - d.pool_fee)
-    for (s, fid), f in fleets.items():
-        mw_per_unit = float(f.power_kw) / 1000.0
-        ctx.it_hourly[s, f.cooling].append(([mw_per_unit] * ctx.n_steps, m.run, (s, fid)))
-        run = [m.run[s, fid, t] for t in T]
-        ctx.cash.hourly("mining_revenue", s, revenue_per_th_h * float(f.hashrate_th), run)
+    units = [(k, f, m.run, run[k]) for k, f in fleets.items()]
+    units += [(k, prod, m.arun, arun[k]) for k, prod in bought.items()]
+    for (s, item), spec, var, variables in units:
+        mw_per_unit = float(spec.power_kw) / 1000.0
+        ctx.it_hourly[s, spec.cooling].append(([mw_per_unit] * n, var, (s, item)))
+        ctx.mining_mw[s].append((mw_per_unit, variables))
+        ctx.cash.hourly("mining_revenue", s, revenue_per_th_h * float(spec.hashrate_th),
+                        variables)
         ctx.cash.hourly("mining_opex", s,
-                            np.full(ctx.n_steps, -mw_per_unit * float(f.opex_usd_per_mwh)), run)
+                        np.full(n, -mw_per_unit * float(getattr(spec, "opex_usd_per_mwh", 0.0))),
+                        variables)

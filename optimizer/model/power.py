@@ -102,10 +102,16 @@ def build(ctx: Context) -> None:
 
     m.ppa_min_take = pyo.Constraint(min_take, rule=checked(ppa_min_take))
 
-    mining_mw = {s: [(float(f.power_kw) / 1000.0, f.id) for f in d.sites[s].fleets]
-                 for s in sites}
-    m.ancillary = pyo.Constraint(anc_sites, T, rule=lambda m, s, t: m.anc[s, t] <= sum(
-        mw * m.run[s, f, t] for mw, f in mining_mw[s]))
+    mining = ctx.mining_mw
+    anc = {s: var_list(m.anc, (s,), n) for s in anc_sites}
+
+    def ancillary(m, s, t):
+        """anc <= the IT MW of the ASICs hashing (fleets and bought units)."""
+        parts = mining.get(s, [])
+        return (None, linear([1.0] + [-mw for mw, _ in parts],
+                             [anc[s][t]] + [v[t] for _, v in parts]), 0.0)
+
+    m.ancillary = pyo.Constraint(anc_sites, T, rule=ancillary)
     m.demand_peak = pyo.Constraint(peak_sites, T, rule=lambda m, s, t: m.peak[
         s, period[t]] >= metered(m, s, t))
 

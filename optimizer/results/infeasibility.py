@@ -20,11 +20,14 @@ import pandas as pd
 from .rows import locate_rows
 
 # the elastic groups and the unit of their slack
+# (linked_acceptance is not among them: it links two optional deals, and declining
+# both always satisfies it)
 UNITS = {"power_balance": "MW", "import_limit": "MW", "cooling": "MW",
-         "gpu_available": "GPU units", "ai_hall": "MW", "mining_hall": "MW", "ppa_volume": "MW",
-         "export_limit": "MW", "ppa_min_take": "MWh", "capex_budget": "USD"}
-HOURLY = {"power_balance", "import_limit", "cooling", "gpu_available", "ppa_volume",
-          "export_limit"}
+         "gpu_available": "GPU units", "asic_available": "ASIC units", "ai_hall": "MW",
+         "mining_hall": "MW", "ppa_volume": "MW", "export_limit": "MW", "ppa_min_take": "MWh",
+         "capex_budget": "USD"}
+HOURLY = {"power_balance", "import_limit", "cooling", "gpu_available", "asic_available",
+          "ppa_volume", "export_limit"}
 COLUMNS = ["group", "site", "item", "period", "period_start", "hours", "max_slack",
            "total_slack", "unit", "first_timestamp"]
 TOLERANCE = 1e-6
@@ -47,10 +50,12 @@ def elastic_penalty(form, data) -> np.ndarray:
     pen[halls] = hours[period[halls]]
     pen[group == "ppa_min_take"] = 1.0
     pen[group == "capex_budget"] = USD_PENALTY
-    gpu = group == "gpu_available"
-    if gpu.any():
-        it_mw = rows["item"][gpu].map(lambda g: float(data.products[g].it_kw) / 1000.0)
-        pen[gpu] *= it_mw.to_numpy()
+    # a GPU or ASIC unit short costs its IT MW in every hour it is short
+    for name, spec in (("gpu_available", lambda g: float(data.products[g].it_kw)),
+                       ("asic_available", lambda a: float(data.asic_products[a].power_kw))):
+        sel = group == name
+        if sel.any():
+            pen[sel] *= rows["item"][sel].map(spec).to_numpy() / 1000.0
     out[rows["row"].to_numpy()] = pen
     return out
 
@@ -86,6 +91,7 @@ def _what(g: str, site: str, item: str) -> str:
         "cooling": f"{at} needs more {item} cooling than is available (derated on hot hours)",
         "gpu_available": f"{at} needs more {item} units than can be installed for its "
                          "firm contracts",
+        "asic_available": f"{at} needs more {item} ASIC units than it has bought",
         "ai_hall": f"{at} needs more AI hall space than it has (GPUs and leases)",
         "mining_hall": f"{at} needs more mining hall space than it has",
         "ppa_volume": f"PPA {item} at {at} cannot take its volume",

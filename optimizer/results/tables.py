@@ -136,8 +136,12 @@ def capex_table(view: SolutionView) -> pd.DataFrame:
 
     for (s, g, p), q in view.items("buy"):
         add(p, s, "gpu", g, q, q * float(d.product_capex[g][p]))
+    for (s, a, p), q in view.items("abuy"):
+        add(p, s, "asic", a, q, q * float(d.asic_capex[a][p]))
     for (s, p), q in view.items("conv"):
         add(p, s, "conversion", "block", q, q * float(d.sites[s].conversion.capex_usd_per_block))
+    for (s, p), q in view.items("build"):
+        add(p, s, "ai_build", "block", q, q * float(d.sites[s].ai_build.capex_usd_per_block))
     ups = {(u.site, u.id): u for u in d.upgrades}
     for (s, u, p), q in view.items("upg"):
         up = ups[s, u]
@@ -148,7 +152,11 @@ def capex_table(view: SolutionView) -> pd.DataFrame:
                               ("lease", d.leases, "accept_lease"),
                               ("ppa", d.ppas, "sign_ppa")):
         for key, item in items.items():
-            add(int(item.start_period), item.site, kind, key, view.accepted(comp, item), 0.0)
+            chosen = view.accepted(comp, item)
+            add(int(item.start_period), item.site, kind, key, chosen, 0.0)
+            usd = float(getattr(item, "upfront_usd", 0.0))
+            if usd:  # a receipt is a negative capex, as salvage is (deals.md section 2)
+                add(int(item.start_period), item.site, "upfront", key, chosen, -chosen * usd)
     df = pd.DataFrame(rows, columns=CAPEX_COLUMNS)
     return df.sort_values(["period", "site", "kind", "item"], kind="stable").reset_index(drop=True)
 
@@ -159,7 +167,8 @@ def dispatch_table(view: SolutionView, hourly_cash: dict) -> tuple[pd.DataFrame,
     grid = d.grid
     n, P = grid.n_steps, grid.n_periods
     sp = grid.step_period
-    run, spot = view.per_step("run"), view.per_step("spot")
+    run, arun, spot = view.per_step("run"), view.per_step("arun"), view.per_step("spot")
+    bought = view.per_period("asics_bought")
     imp, anc = view.per_step("imp"), view.per_step("anc")
     use, out = view.per_step("use"), view.per_step("out")
     asics, installed = view.per_period("asics"), view.per_period("gpus_installed")
@@ -185,6 +194,12 @@ def dispatch_table(view: SolutionView, hourly_cash: dict) -> tuple[pd.DataFrame,
             it_by["mining", f.cooling] += r * float(f.power_kw) / 1000.0
             run_total += r
             asic_avail += asics.get((s, f.id), np.zeros(P))[sp]
+        for a, prod in d.asic_products.items():
+            r = arun.get((s, a), zeros)
+            col[f"arun_{a}"] = r
+            it_by["mining", prod.cooling] += r * float(prod.power_kw) / 1000.0
+            run_total += r
+            asic_avail += bought.get((s, a), np.zeros(P))[sp]
         for g, prod in d.products.items():
             sp_g = spot.get((s, g), zeros)
             col[f"spot_{g}"] = sp_g
@@ -273,6 +288,8 @@ def kpis(data: ModelData, cash: pd.DataFrame, capex: pd.DataFrame, loads: dict) 
         "accepted_leases": chosen["lease"],
         "signed_ppas": chosen["ppa"],
         "asics_retired": float(capex.loc[capex["kind"] == "retire", "quantity"].sum()),
+        "asics_bought": {a: float(capex.loc[(capex["kind"] == "asic") & (capex["item"] == a),
+                                            "quantity"].sum()) for a in data.asic_products},
     }
 
 

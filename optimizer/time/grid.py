@@ -36,6 +36,14 @@ class TimeGrid:
     end_discount: float  # D_end, for residual values
     discount_rate: float
     extra: dict = field(default_factory=dict)
+    # the periods' calendar continued past the horizon (deals.md section 3): rows
+    # 0 .. P + tail, same columns as ``periods``; row P starts at the horizon end
+    calendar: pd.DataFrame | None = None
+
+    def at(self, column: str, period) -> np.ndarray | float:
+        """A column of the calendar (``y_start``, ``op_discount``, ``months``, ``hours``…)
+        at periods that may lie past the horizon."""
+        return self.calendar[column].to_numpy()[period]
 
     @property
     def n_periods(self) -> int:
@@ -109,14 +117,28 @@ def hourly_steps(periods: pd.DataFrame, hours: pd.DatetimeIndex) -> pd.DataFrame
     )
 
 
+def calendar_starts(horizon, n_periods: int) -> list[pd.Timestamp]:
+    """The n_periods + 1 period boundaries of the horizon's calendar, continued with
+    the horizon's period length past its end."""
+    t0 = pd.Timestamp(horizon.start.year, horizon.start.month, horizon.start.day, tz="UTC")
+    m = horizon.months_per_period()
+    return [t0 + pd.DateOffset(months=k * m) for k in range(n_periods + 1)]
+
+
 def build_time_grid(horizon, mode: str | None = None, features: pd.DataFrame | None = None,
-                    days_per_period: int | None = None) -> TimeGrid:
+                    days_per_period: int | None = None, tail_periods: int = 0) -> TimeGrid:
     """Time grid of a validated ``Horizon``.
 
     ``mode`` overrides ``horizon.resolution.mode``. Representative mode needs
     ``features``: every time-varying input, one column each, over the horizon hours.
+    ``tail_periods``: how far the calendar must run past the horizon (lease and
+    contract tails, residual values taken at a later date).
     """
-    starts = list(horizon.period_starts())
+    P = int(horizon.periods)
+    all_starts = calendar_starts(horizon, P + tail_periods + 1)
+    calendar, _, _ = period_table(all_starts, horizon.months_per_period(),
+                                  float(horizon.discount_rate))
+    starts = all_starts[:P + 1]
     periods, y_end, d_end = period_table(starts, horizon.months_per_period(),
                                          float(horizon.discount_rate))
     hours = pd.date_range(starts[0], starts[-1], freq="h", inclusive="left")
@@ -134,4 +156,18 @@ def build_time_grid(horizon, mode: str | None = None, features: pd.DataFrame | N
     extra = {"days_per_period": int(k)} if mode == "representative" else {}
     return TimeGrid(hours=hours, periods=periods, steps=steps, mode=mode, y_end=y_end,
                     end_discount=d_end, discount_rate=float(horizon.discount_rate),
-                    extra=extra)
+                    extra=extra, calendar=calendar)
+
+
+def tail_periods(instance) -> int:
+    """Periods past the horizon the calendar must cover: lease and contract ends and
+    residual values taken at a later date (deals.md sections 3, 9, 10)."""
+    P = int(instance.horizon.periods)
+    ends = [int(x.end_period) for x in (*instance.contracts, *instance.leases)]
+    holders = list(instance.gpu_products)
+    for site in instance.sites:
+        holders += [site.halls.conversion, getattr(site.halls, "ai_build", None),
+                    *site.grid.upgrades, *site.cooling.upgrades]
+    ends += [int(v) for h in holders if h is not None
+             and (v := getattr(h, "residual_at_period", None)) is not None]
+    return max([0] + [e - P for e in ends])
