@@ -54,7 +54,6 @@ def build(ctx: Context) -> None:
         for g, prod in d.products.items()) + lease_mw(ctx, s, p) <= m.ai_hall_mw[s, p]))
 
     years = d.grid.periods["years"].to_numpy()
-    months = d.grid.periods["months"].to_numpy(dtype=float)
     for (s, g) in keys:
         prod = d.products[g]
         mw = float(prod.it_kw) / 1000.0
