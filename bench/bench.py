@@ -1,90 +1,95 @@
-"""Time and size of every stage on the bundled instances, and the Pyomo -> HiGHS routes.
+"""End-to-end time, stage times and peak memory of `hashpivot solve`, against a baseline
+checkout in the same run.
 
-    python bench/bench.py                       # all bundled instances, default route
-    python bench/bench.py permian-1y --routes stdform,appsi,highs
-    python bench/bench.py portfolio-3y --resolution hourly
-    python bench/bench.py portfolio-3y --methods monolithic,benders
+    python bench/bench.py                                   # every bundled instance
+    python bench/bench.py permian-1y --days 8               # also at K = 8
+    python bench/bench.py permian-1y --baseline /work/baseline --repeat 3
+    python bench/bench.py portfolio-3y --methods benders,monolithic
 
-Prints, per instance and route: load, build, translate, HiGHS (wall and as printed
-in its log), results, write seconds; rows, columns, integers, non-zeros; peak RSS;
-and the ratio (everything outside HiGHS) / (HiGHS run time). Figures, not asserts:
-machines are noisy.
+Each solve runs in its own process (`python -m optimizer solve`, with the tree under test
+first on sys.path), timed from process start to exit, so imports, start-up and teardown
+count. The CLI prints its stage times (load, build, translate, solve, marginals, results,
+write) and HiGHS's own run time; ``outside`` is the wall time minus HiGHS's run time:
+everything the tool spends around the solver. Peak RSS comes from /usr/bin/time. Figures
+are printed, never asserted: machines are noisy; compare rows of the same run.
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import re
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import pyomo.environ as pyo
-
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from optimizer.api import solve  # noqa: E402
-from optimizer.instance import load_instance  # noqa: E402
-
 BUNDLED = ("quickstart", "permian-1y", "portfolio-3y")
+TIMES = re.compile(r"times \(s\): (.*?)\s+\(HiGHS run time ([0-9.]+)")
+NPV = re.compile(r"NPV (-?[0-9.,]+) M\$")
 
 
-def model_size(model) -> dict:
-    from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
-
-    form = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
-    ints = sum(1 for v in form.columns if v.is_integer() or v.is_binary())
-    return {"rows": form.A.shape[0], "cols": form.A.shape[1], "ints": ints, "nnz": form.A.nnz}
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def run(name: str, route: str, method: str, args) -> dict:
-    path = ROOT / "instances" / name / "instance.yaml"
-    t0 = time.perf_counter()
-    inst = load_instance(path)
-    load_s = time.perf_counter() - t0
-    res = solve(inst, mip_gap=args.mip_gap, time_limit=args.time_limit, threads=args.threads,
-                resolution=args.resolution, route=route, keep_model=True, load_time_s=load_s,
-                method=method)
+def run_cli(tree: Path, instance: str, extra: list[str]) -> dict:
+    """One `solve` in a fresh process with ``tree`` first on sys.path."""
+    path = ROOT / "instances" / instance / "instance.yaml"
     with tempfile.TemporaryDirectory() as tmp:
-        res.write(Path(tmp) / "run")
-    t = res.timings_s
-    highs = res.highs_run_time_s or t.get("solve", 0.0)
-    outside = t["load"] + t["build"] + t["translate"] + t["results"] + t["write"]
-    row = {"instance": name, "route": route, "method": res.method, "status": res.status,
-           "npv_usd": res.npv_usd, "gap": res.mip_gap,
-           **{k: round(v, 3) for k, v in t.items()}, "highs_log_s": highs,
-           "outside/highs": round(outside / highs, 3) if highs else None,
-           "peak_rss_mb": round(peak_rss_mb(), 1)}
-    if args.size:
-        row.update(model_size(res.built.model))
-    del res
+        code = (f"import sys; sys.path.insert(0, {str(tree)!r}); "
+                "from optimizer.cli import app; app()")
+        cmd = ["/usr/bin/time", "-f", "__peak_kb %M", sys.executable, "-c", code, "solve",
+               str(path), "--out", str(Path(tmp) / "run"), *extra]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp)
+        wall = time.perf_counter() - t0
+    out = proc.stdout + proc.stderr
+    row = {"instance": instance, "tree": tree.name, "exit": proc.returncode,
+           "wall_s": round(wall, 2)}
+    m = TIMES.search(out.replace("\n", " "))
+    if m:
+        for part in re.findall(r"([a-z_]+) ([0-9.]+)", m.group(1)):
+            row[part[0]] = float(part[1])
+        row["highs_s"] = float(m.group(2))
+        row["outside_s"] = round(wall - row["highs_s"], 2)
+    npv = NPV.search(out)
+    row["npv_musd"] = npv.group(1) if npv else None
+    peak = re.search(r"__peak_kb (\d+)", out)
+    row["peak_mb"] = round(int(peak.group(1)) / 1024) if peak else None
+    if proc.returncode not in (0,):
+        row["error"] = out.strip().splitlines()[-1][:160] if out.strip() else ""
     return row
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("instances", nargs="*", default=list(BUNDLED))
-    ap.add_argument("--routes", default="stdform")
-    ap.add_argument("--methods", default="auto",
-                    help="comma-separated: auto | monolithic | benders")
-    ap.add_argument("--mip-gap", type=float, default=1e-4)
-    ap.add_argument("--time-limit", type=float, default=None)
-    ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--resolution", default=None)
-    ap.add_argument("--no-size", dest="size", action="store_false")
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="another checkout of the project, measured in the same run")
+    ap.add_argument("--methods", default="auto", help="comma-separated: auto,monolithic,benders")
+    ap.add_argument("--days", default="", help="also solve with these K (comma-separated)")
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--extra", default="", help="more solve options, e.g. '--threads 1'")
     args = ap.parse_args()
-    pyo.SolverFactory  # noqa: B018 - import Pyomo plugins before timing
+    trees = [ROOT] + ([args.baseline.resolve()] if args.baseline else [])
+    variants = [[]] + [["--representative-days", k] for k in args.days.split(",") if k]
+    rows = []
     for name in args.instances:
-        for route in args.routes.split(","):
+        for variant in variants:
             for method in args.methods.split(","):
-                row = run(name, route, method, args)
-                print("  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+                for _ in range(args.repeat):
+                    for tree in trees:  # interleaved, so that load drifts hit both alike
+                        extra = [*variant, "--method", method, *args.extra.split()]
+                        row = run_cli(tree, name, extra)
+                        row["variant"] = " ".join(variant) or "as given"
+                        row["method"] = method
+                        rows.append(row)
+                        print(row, flush=True)
+    cols = ["instance", "variant", "method", "tree", "exit", "wall_s", "highs_s", "outside_s",
+            "load", "build", "translate", "solve", "marginals", "results", "write", "peak_mb",
+            "npv_musd"]
+    print("\n| " + " | ".join(cols) + " |")
+    print("|" + " --- |" * len(cols))
+    for r in rows:
+        print("| " + " | ".join(str(r.get(c, "")) for c in cols) + " |")
 
 
 if __name__ == "__main__":
