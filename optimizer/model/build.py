@@ -8,7 +8,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from . import capex, compute, cooling, mining, objective, power
-from .cashflow import CashflowRegistry
+from .cashflow import CashflowRegistry, ColumnVars, PyomoVars
 from .context import Context, add_always_zero
 from .data import ModelData
 from .groups import OPERATING, VARIABLES
@@ -31,8 +31,28 @@ def build_model(data: ModelData) -> BuiltModel:
     compute.build(ctx)   # registers GPU and lease IT load
     cooling.build(ctx)   # sums IT load per cooling type
     power.build(ctx)     # power balance over the summed loads
-    objective.build(ctx)  # taxes on the registered terms
+    declare_cash_flows(cash, data, PyomoVars(m, data.grid.n_steps))
     return BuiltModel(model=m, data=data, cash=cash)
+
+
+def declare_cash_flows(cash: CashflowRegistry, data: ModelData, V) -> None:
+    """Every cash-flow term, declared by the module of its concern, then taxed
+    (objective.py). ``V`` gives the variables: Pyomo's while building, the columns of a
+    compiled form when a sweep re-prices it (``reprice``)."""
+    capex.cash_flows(cash, data, V)
+    mining.cash_flows(cash, data, V)
+    compute.cash_flows(cash, data, V)
+    power.cash_flows(cash, data, V)
+    objective.cash_flows(cash, data)
+
+
+def reprice(data: ModelData, columns):
+    """The cash matrix of ``data`` on the columns of an already compiled form, without
+    Pyomo; raises cashflow.MissingColumn when ``data`` needs a variable the form has no
+    column for (a structural change: rebuild)."""
+    cash = CashflowRegistry(data.grid)
+    declare_cash_flows(cash, data, ColumnVars(columns, data.grid.n_steps))
+    return cash.compile(lambda v: v)
 
 
 def column_blocks(data: ModelData, columns) -> np.ndarray:

@@ -47,19 +47,26 @@ class Asset:
     residual_at: int | None  # valuation period (deals.md section 9), None: horizon end
 
 
-def asset_cash(ctx: Context, asset: Asset, site: str, p: int, price: float, var) -> float:
+def budget_usd(d, asset: Asset, site: str, price: float) -> float:
+    """USD per unit that count against the capex budget: the equity share when the
+    asset is financed (deals.md section 8), the price otherwise."""
+    fin = d.financing_of(asset.kind, site)
+    return (1.0 - float(fin.loan_to_cost)) * price if fin is not None else price
+
+
+def asset_cash(cash, d, asset: Asset, site: str, p: int, price: float, var) -> None:
     """Declare the cash flows of ``var`` units of an asset ordered at ``site`` in ``p`` at
-    ``price`` USD each; returns the USD per unit that count against the capex budget
-    (the equity share when financed, deals.md section 8)."""
-    d, cash, grid = ctx.d, ctx.cash, ctx.d.grid
+    ``price`` USD each."""
+    grid = d.grid
+    P = grid.n_periods
     if price == 0.0:
-        return 0.0
+        return
     r = grid.discount_rate
     E_p = float(grid.periods["capex_discount"].iloc[p])
     y_p = float(grid.at("y_start", p))
     fin = d.financing_of(asset.kind, site)
     ltc = float(fin.loan_to_cost) if fin is not None else 0.0
-    cash.capex(asset.term, site, -(1.0 - ltc) * price * _unit(ctx.P, p), var)
+    cash.capex(asset.term, site, -(1.0 - ltc) * price * _unit(P, p), var)
     if ltc > 0.0:
         # level annual instalments a * L * c at y_start(p) + 1 .. + n, every one counted
         n, rate = int(fin.tenor_years), float(fin.rate)
@@ -69,7 +76,7 @@ def asset_cash(ctx: Context, asset: Asset, site: str, p: int, price: float, var)
         cash.entries("debt_service", site, [p], -n * instalment, -E_p * instalment * annuity,
                      var)
     # residual value at the valuation date: the horizon end or the start of period v
-    v = asset.residual_at if asset.residual_at is not None else ctx.P
+    v = asset.residual_at if asset.residual_at is not None else P
     y_val = float(grid.at("y_start", v))
     at_val = (1.0 + r) ** -y_val
     y_deliver = float(grid.at("y_start", p + asset.lead))
@@ -94,7 +101,6 @@ def asset_cash(ctx: Context, asset: Asset, site: str, p: int, price: float, var)
         # sold at the valuation date: (1 - rate) R + rate B = R + rate (B - R)
         effect = tax * (basis - residual)
         cash.entries("tax", site, [p], effect, effect * at_val, var)
-    return (1.0 - ltc) * price
 
 
 def _unit(P: int, p: int) -> np.ndarray:
@@ -222,54 +228,65 @@ def build(ctx: Context) -> None:
                                      cooling_mw[s, q, p] == d.sites[s].cooling[q].capacity_mw
                                      + delivered(m, s, "cooling", q, p))
 
-    # --- cash flows of the orders, and the budget they count against -----------------
-    budget_terms: dict[int, list] = {p: [] for p in periods}  # (USD per unit, var)
-
-    def order(asset: Asset, s: str, p: int, price: float, var) -> None:
-        usd = asset_cash(ctx, asset, s, p, price, var)
-        if usd:
-            budget_terms[p].append((usd, var))
-
-    for (s, g, p) in buy_keys:
-        prod = d.products[g]
-        order(Asset("gpu", "gpu_capex", int(prod.lead_periods), float(prod.life_years),
-                    getattr(prod, "residual_at_period", None)),
-              s, p, float(d.product_capex[g][p]), m.buy[s, g, p])
-    for (s, a, p) in asic_keys:
-        prod = d.asic_products[a]
-        order(Asset("asic", "asic_capex", int(prod.lead_periods), float(prod.life_years), None),
-              s, p, float(d.asic_capex[a][p]), m.abuy[s, a, p])
-    for (s, p) in conv_keys:
-        c = conv_sites[s]
-        order(Asset("conversion", "conversion_capex", int(c.lead_periods), float(c.life_years),
-                    getattr(c, "residual_at_period", None)),
-              s, p, float(c.capex_usd_per_block), m.conv[s, p])
-    for (s, p) in build_keys:
-        c = build_sites[s]
-        order(Asset("ai_build", "ai_build_capex", int(c.lead_periods), float(c.life_years),
-                    getattr(c, "residual_at_period", None)),
-              s, p, float(c.capex_usd_per_block), m.build[s, p])
-    for (s, u, p) in upg_keys:
-        up = upgrades[s, u]
-        kind = "grid_upgrade" if up.kind == "grid" else "cooling_upgrade"
-        order(Asset(kind, f"{kind}_capex", up.lead, up.life_years, up.residual_at),
-              s, p, up.capex_usd, m.upg[s, u, p])
-
+    # --- the budget: capex ordered in p (the equity of financed items), salvage excluded
     budget = d.budget
     budget_periods = [] if budget is None else [p for p in periods if np.isfinite(budget[p])]
+    ordered = {p: [] for p in budget_periods}
+    for asset, s, p, price, key in orders(d):
+        if p in ordered:
+            ordered[p].append((budget_usd(d, asset, s, price), getattr(m, key[0])[key[1:]]))
     m.capex_budget = pyo.Constraint(budget_periods, rule=checked(
-        lambda m, p: sum(usd * var for usd, var in budget_terms[p]) <= float(budget[p])))
+        lambda m, p: sum(usd * var for usd, var in ordered[p] if usd) <= float(budget[p])))
 
-    cash = ctx.cash
-    D_end = ctx.d.grid.end_discount
-    for (s, f) in fleet_keys:
-        for p in periods:
-            # salvage is not counted against the budget (formulation.md)
-            cash.capex("asic_salvage", s, d.salvage[s, f][p] * _unit(P, p), m.retire[s, f, p])
-        terminal = float(getattr(fleets[s, f], "terminal_usd_per_unit", 0.0))
-        # an ASIC still active at the horizon end keeps its terminal value (deals.md 4)
-        cash.entries("asic_terminal", s, [P - 1], terminal, terminal * D_end,
-                     m.asics[s, f, P - 1])
+
+def orders(d):
+    """Every orderable asset: (Asset, site, order period, price, (variable, *index))."""
+    P = d.grid.n_periods
+    for s in d.sites:
+        for g, prod in d.products.items():
+            asset = Asset("gpu", "gpu_capex", int(prod.lead_periods), float(prod.life_years),
+                          getattr(prod, "residual_at_period", None))
+            for p in order_periods(asset.lead, P):
+                yield asset, s, p, float(d.product_capex[g][p]), ("buy", s, g, p)
+        for a, prod in d.asic_products.items():
+            asset = Asset("asic", "asic_capex", int(prod.lead_periods), float(prod.life_years),
+                          None)
+            for p in order_periods(asset.lead, P):
+                yield asset, s, p, float(d.asic_capex[a][p]), ("abuy", s, a, p)
+        sd = d.sites[s]
+        for kind, holder, var in (("conversion", sd.conversion, "conv"),
+                                  ("ai_build", sd.ai_build, "build")):
+            if holder is None:
+                continue
+            asset = Asset(kind, f"{kind}_capex", int(holder.lead_periods),
+                          float(holder.life_years), getattr(holder, "residual_at_period", None))
+            for p in order_periods(asset.lead, P):
+                yield asset, s, p, float(holder.capex_usd_per_block), (var, s, p)
+    for up in d.upgrades:
+        kind = "grid_upgrade" if up.kind == "grid" else "cooling_upgrade"
+        asset = Asset(kind, f"{kind}_capex", up.lead, up.life_years, up.residual_at)
+        for p in order_periods(up.lead, P):
+            yield asset, up.site, p, up.capex_usd, ("upg", up.site, up.id, p)
+
+
+def cash_flows(cash, d, V) -> None:
+    """Asset orders (equity, debt service, shields, residual values), ASIC salvage and
+    terminal values, fixed opex."""
+    P = d.grid.n_periods
+    for asset, s, p, price, key in orders(d):
+        asset_cash(cash, d, asset, s, p, price, V.one(*key))
+    D_end = d.grid.end_discount
+    for s, sd in d.sites.items():
+        for f in sd.fleets:
+            for p in range(P):
+                # salvage is not counted against the budget (formulation.md)
+                cash.capex("asic_salvage", s, d.salvage[s, f.id][p] * _unit(P, p),
+                           V.one("retire", s, f.id, p))
+            terminal = float(getattr(f, "terminal_usd_per_unit", 0.0))
+            if terminal:
+                # an ASIC still active at the horizon end keeps its terminal value (deals.md 4)
+                cash.entries("asic_terminal", s, [P - 1], terminal, terminal * D_end,
+                             V.one("asics", s, f.id, P - 1))
     years = d.grid.periods["years"].to_numpy()
     for s, sd in d.sites.items():
         cash.period("fixed_opex", s, -sd.fixed_opex_usd_per_year * years)

@@ -39,7 +39,9 @@ class Chunk:
     period: np.ndarray  # report period of each entry (>= P for lease and contract tails)
     u: np.ndarray  # undiscounted USD per unit of the variable
     d: np.ndarray  # USD of NPV per unit of the variable
-    var: object = None  # None: a constant; a VarData: the same one in every entry; a list: one each
+    # None: a constant; one variable (Pyomo VarData or column) for every entry; or one per
+    # entry (a list of VarData, or an array of columns)
+    var: object = None
     taxed: bool = False
 
 
@@ -68,6 +70,8 @@ class CashflowRegistry:
             return
         if isinstance(var, list):
             var = [v for v, k in zip(var, keep.tolist()) if k]
+        elif isinstance(var, np.ndarray):
+            var = var[keep]
         self.chunks.append(Chunk(self._term(name, site),
                                  None if step is None else np.asarray(step)[keep],
                                  period[keep], u[keep].copy(), d[keep].copy(), var, taxed))
@@ -117,6 +121,10 @@ class CashflowRegistry:
             n = len(c.period)
             if c.var is None:
                 cols = np.full(n, -1, np.int64)
+            elif isinstance(c.var, np.ndarray):  # columns already (ColumnVars)
+                cols = c.var.astype(np.int64)
+            elif isinstance(c.var, (int, np.integer)):
+                cols = np.full(n, int(c.var), np.int64)
             elif isinstance(c.var, list):
                 cols = np.fromiter((column_of(v) for v in c.var), np.int64, n)
             else:
@@ -159,3 +167,51 @@ class CashMatrix:
         """(undiscounted, discounted) USD of every entry at the column values ``x``."""
         level = np.where(self.col >= 0, x[np.maximum(self.col, 0)], 1.0)
         return self.u * level, self.d * level
+
+
+class MissingColumn(LookupError):
+    """A cash flow needs a variable the compiled form has no column for: the scenario
+    changes the model's structure."""
+
+
+class PyomoVars:
+    """Variables of a Pyomo model, as cash-flow declarations ask for them."""
+
+    def __init__(self, model, n_steps: int):
+        self.m, self.n = model, n_steps
+
+    def one(self, name: str, *index):
+        comp = getattr(self.m, name)
+        return comp[index[0] if len(index) == 1 else index]
+
+    def steps(self, name: str, *prefix) -> list:
+        comp = getattr(self.m, name)
+        return [comp[prefix + (t,)] for t in range(self.n)]
+
+
+class ColumnVars:
+    """The same variables as columns of a compiled form (``Labels``): cash flows declared
+    through it compile without Pyomo (a sweep re-prices a kept model this way)."""
+
+    def __init__(self, columns, n_steps: int):
+        self.columns, self.n = columns, n_steps
+        self._steps: dict[str, dict[tuple, np.ndarray]] = {}
+
+    def one(self, name: str, *index) -> int:
+        j = self.columns.lookup(name).get(tuple(index))
+        if j is None:
+            raise MissingColumn(f"{name}{list(index)}")
+        return j
+
+    def steps(self, name: str, *prefix) -> np.ndarray:
+        if name not in self._steps:
+            by_prefix: dict[tuple, np.ndarray] = {}
+            pos = self.columns.positions(name)
+            keys = self.columns.keys(name)
+            for j, key in zip(pos.tolist(), keys):
+                by_prefix.setdefault(key[:-1], np.full(self.n, -1, np.int64))[key[-1]] = j
+            self._steps[name] = by_prefix
+        cols = self._steps[name].get(tuple(prefix))
+        if cols is None or (cols < 0).any():
+            raise MissingColumn(f"{name}{list(prefix)}[t]")
+        return cols

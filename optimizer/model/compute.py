@@ -34,7 +34,6 @@ def build(ctx: Context) -> None:
     period = ctx.period_of()
     sites = list(d.sites)
     keys = [(s, g) for s in sites for g in d.products]
-    period_arr = d.grid.step_period
 
     m.accept_contract = pyo.Var([k.id for k in d.contracts.values() if k.optional],
                                 domain=pyo.Binary)
@@ -53,7 +52,6 @@ def build(ctx: Context) -> None:
         m.gpus_installed[s, g, p] * (float(prod.it_kw) / 1000.0)
         for g, prod in d.products.items()) + lease_mw(ctx, s, p) <= m.ai_hall_mw[s, p]))
 
-    years = d.grid.periods["years"].to_numpy()
     for (s, g) in keys:
         prod = d.products[g]
         mw = float(prod.it_kw) / 1000.0
@@ -63,52 +61,10 @@ def build(ctx: Context) -> None:
         ctx.it_period[s, prod.cooling].append(
             lambda p, s=s, g=g, mw=mw, idle=idle: mw * (idle * m.gpus_installed[s, g, p]
                                                         + (1.0 - idle) * firm[s, g, p]))
-        spot = [m.spot[s, g, t] for t in T]
-        ctx.cash.hourly("gpu_spot_revenue", s,
-                            d.spot_price[g] * float(prod.gpus_per_unit), spot)
-        opex = float(prod.opex_usd_per_unit_year)
-        for p in range(P):
-            ctx.cash.period("gpu_opex", s, -opex * years * (np.arange(P) == p),
-                                m.gpus_installed[s, g, p])
 
     for s in sites:
         for q in ("air", "liquid"):
             ctx.it_period[s, q].append(lambda p, s=s, q=q: lease_mw(ctx, s, p, q))
-
-    for k in d.contracts.values():
-        prod = d.products[k.product]
-        var = m.accept_contract[k.id] if k.optional else None
-        gpus = float(k.units) * float(prod.gpus_per_unit)
-        price = d.contract_price[k.id]
-        ctx.cash.hourly("contract_revenue", k.site, gpus * price[period_arr]
-                        * ctx.active_steps(k.start_period, k.end_period), var)
-        # past the horizon: the last period's price, less the cost of serving it that the
-        # model no longer sees hour by hour (deals.md section 10)
-        tail = np.arange(P, int(k.end_period))
-        if len(tail):
-            u = gpus * (price[-1] - float(getattr(k, "opex_usd_per_gpu_hour", 0.0))) * \
-                d.grid.at("hours", tail)
-            ctx.cash.entries("contract_revenue_tail", k.site, tail, u,
-                             u * d.grid.at("op_discount", tail), var, taxed=True)
-        upfront(ctx, k, var)
-    for lease in d.leases.values():
-        var = m.accept_lease[lease.id] if lease.optional else None
-        mw = float(lease.it_mw)
-        ctx.cash.hourly("lease_energy_revenue", lease.site,
-                        mw * d.lease_energy_rate[lease.id]
-                        * ctx.active_steps(lease.start_period, lease.end_period), var)
-        opex = float(getattr(lease, "opex_usd_per_kw_month", 0.0))
-        rent = d.lease_rent[lease.id]
-        window = np.arange(int(lease.start_period), int(lease.end_period))
-        u = mw * 1000.0 * (rent[window] - opex) * d.grid.at("months", window).astype(float)
-        inside = window < P
-        # inside the horizon the term of formulation.md; past it the tail (deals.md 3)
-        ctx.cash.entries("lease_capacity_revenue", lease.site, window[inside], u[inside],
-                         u[inside] * d.grid.at("op_discount", window[inside]), var, taxed=True)
-        ctx.cash.entries("lease_rent_tail", lease.site, window[~inside], u[~inside],
-                         u[~inside] * d.grid.at("op_discount", window[~inside]), var,
-                         taxed=True)
-        upfront(ctx, lease, var)
 
     linked = [x for x in (*d.contracts.values(), *d.leases.values())
               if getattr(x, "linked_to", None) is not None]
@@ -124,11 +80,65 @@ def build(ctx: Context) -> None:
     m.linked_acceptance = pyo.Constraint([x.id for x in linked], rule=linked_acceptance)
 
 
-def upfront(ctx: Context, deal, var) -> None:
+def cash_flows(cash, d, V) -> None:
+    """Spot rentals, GPU opex, contracts and leases (tails and upfront payments too)."""
+    P = d.grid.n_periods
+    period_arr = d.grid.step_period
+    years = d.grid.periods["years"].to_numpy()
+    for s in d.sites:
+        for g, prod in d.products.items():
+            cash.hourly("gpu_spot_revenue", s, d.spot_price[g] * float(prod.gpus_per_unit),
+                        V.steps("spot", s, g))
+            opex = float(prod.opex_usd_per_unit_year)
+            for p in range(P):
+                cash.period("gpu_opex", s, -opex * years * (np.arange(P) == p),
+                            V.one("gpus_installed", s, g, p))
+    for k in d.contracts.values():
+        prod = d.products[k.product]
+        var = V.one("accept_contract", k.id) if k.optional else None
+        gpus = float(k.units) * float(prod.gpus_per_unit)
+        price = d.contract_price[k.id]
+        cash.hourly("contract_revenue", k.site, gpus * price[period_arr]
+                        * active_steps(d, k.start_period, k.end_period), var)
+        # past the horizon: the last period's price, less the cost of serving it that the
+        # model no longer sees hour by hour (deals.md section 10)
+        tail = np.arange(P, int(k.end_period))
+        if len(tail):
+            u = gpus * (price[-1] - float(getattr(k, "opex_usd_per_gpu_hour", 0.0))) * \
+                d.grid.at("hours", tail)
+            cash.entries("contract_revenue_tail", k.site, tail, u,
+                             u * d.grid.at("op_discount", tail), var, taxed=True)
+        upfront(cash, d, k, var)
+    for lease in d.leases.values():
+        var = V.one("accept_lease", lease.id) if lease.optional else None
+        mw = float(lease.it_mw)
+        cash.hourly("lease_energy_revenue", lease.site,
+                        mw * d.lease_energy_rate[lease.id]
+                        * active_steps(d, lease.start_period, lease.end_period), var)
+        opex = float(getattr(lease, "opex_usd_per_kw_month", 0.0))
+        rent = d.lease_rent[lease.id]
+        window = np.arange(int(lease.start_period), int(lease.end_period))
+        u = mw * 1000.0 * (rent[window] - opex) * d.grid.at("months", window).astype(float)
+        inside = window < P
+        # inside the horizon the term of formulation.md; past it the tail (deals.md 3)
+        cash.entries("lease_capacity_revenue", lease.site, window[inside], u[inside],
+                         u[inside] * d.grid.at("op_discount", window[inside]), var, taxed=True)
+        cash.entries("lease_rent_tail", lease.site, window[~inside], u[~inside],
+                         u[~inside] * d.grid.at("op_discount", window[~inside]), var,
+                         taxed=True)
+        upfront(cash, d, lease, var)
+
+
+def upfront(cash, d, deal, var) -> None:
     """Cash received at the start of start_period when the deal is accepted (a payment
     when negative), not counted against the budget (deals.md section 2)."""
     usd = float(getattr(deal, "upfront_usd", 0.0))
     if usd:
-        coef = np.zeros(ctx.P)
+        coef = np.zeros(d.grid.n_periods)
         coef[int(deal.start_period)] = usd
-        ctx.cash.capex("upfront", deal.site, coef, var)
+        cash.capex("upfront", deal.site, coef, var)
+
+
+def active_steps(d, start: int, end: int) -> np.ndarray:
+    sp = d.grid.step_period
+    return ((sp >= start) & (sp < end)).astype(float)

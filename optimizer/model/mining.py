@@ -37,15 +37,25 @@ def build(ctx: Context) -> None:
                            for a, prod in d.asic_products.items())
                      <= m.mining_hall_mw[s, p]))
 
+    for (s, fid), f in fleets.items():
+        ctx.it_hourly[s, f.cooling].append(([float(f.power_kw) / 1000.0] * n, m.run, (s, fid)))
+        ctx.mining_mw[s].append((float(f.power_kw) / 1000.0, run[s, fid]))
+    for (s, a), prod in bought.items():
+        ctx.it_hourly[s, prod.cooling].append(([float(prod.power_kw) / 1000.0] * n, m.arun,
+                                               (s, a)))
+        ctx.mining_mw[s].append((float(prod.power_kw) / 1000.0, arun[s, a]))
+
+
+def cash_flows(cash, d, V) -> None:
+    """Mining revenue and ASIC opex of fleets and bought ASICs, hour by hour."""
+    n = d.grid.n_steps
     revenue_per_th_h = d.hashprice_per_th_h * (1.0 - d.pool_fee)
-    units = [(k, f, m.run, run[k]) for k, f in fleets.items()]
-    units += [(k, prod, m.arun, arun[k]) for k, prod in bought.items()]
-    for (s, item), spec, var, variables in units:
+    units = [(s, f, V.steps("run", s, f.id)) for s, sd in d.sites.items() for f in sd.fleets]
+    units += [(s, prod, V.steps("arun", s, a)) for s in d.sites
+              for a, prod in d.asic_products.items()]
+    for s, spec, variables in units:
         mw_per_unit = float(spec.power_kw) / 1000.0
-        ctx.it_hourly[s, spec.cooling].append(([mw_per_unit] * n, var, (s, item)))
-        ctx.mining_mw[s].append((mw_per_unit, variables))
-        ctx.cash.hourly("mining_revenue", s, revenue_per_th_h * float(spec.hashrate_th),
-                        variables)
-        ctx.cash.hourly("mining_opex", s,
-                        np.full(n, -mw_per_unit * float(getattr(spec, "opex_usd_per_mwh", 0.0))),
-                        variables)
+        cash.hourly("mining_revenue", s, revenue_per_th_h * float(spec.hashrate_th), variables)
+        cash.hourly("mining_opex", s,
+                    np.full(n, -mw_per_unit * float(getattr(spec, "opex_usd_per_mwh", 0.0))),
+                    variables)

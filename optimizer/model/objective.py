@@ -13,15 +13,12 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression
 
-from .context import Context
 
-
-def build(ctx: Context) -> None:
-    """The objective concern: income taxes mirror every taxed entry (after every module
-    has declared its terms, so that none is missed)."""
-    taxes = ctx.d.taxes
-    if taxes is not None:
-        ctx.cash.apply_tax(float(taxes.rate))
+def cash_flows(cash, d) -> None:
+    """The objective concern: income taxes mirror every taxed entry (called after every
+    module has declared its terms, so that none is missed)."""
+    if d.taxes is not None:
+        cash.apply_tax(float(d.taxes.rate))
 
 
 def attach(model: pyo.ConcreteModel, columns: list, cost: np.ndarray, offset: float) -> None:

@@ -115,47 +115,44 @@ def build(ctx: Context) -> None:
     m.demand_peak = pyo.Constraint(peak_sites, T, rule=lambda m, s, t: m.peak[
         s, period[t]] >= metered(m, s, t))
 
-    _cash_flows(ctx, sites, energy, physical_at, anc_sites, peak_sites)
 
 
-def _cash_flows(ctx: Context, sites, energy, physical_at, anc_sites, peak_sites) -> None:
-    m, d, P = ctx.m, ctx.d, ctx.P
-    T = range(ctx.n_steps)
-    cash = ctx.cash
+def cash_flows(cash, d, V) -> None:
+    """Grid energy, delivery and peak charges, reserve revenue, PPA payments."""
+    n, P = d.grid.n_steps, d.grid.n_periods
     months = d.grid.periods["months"].to_numpy(dtype=float)
-    for s in sites:
-        sd = d.sites[s]
-        imp = [m.imp[s, t] for t in T]
+    for s, sd in d.sites.items():
+        imp = V.steps("imp", s)
         cash.hourly("grid_energy", s, -sd.price, imp)
-        metered_vars = [imp] + [[m.use[c, t] for t in T] for c in physical_at[s]]
-        for vars_ in metered_vars:
+        physical = [c.id for c in d.ppas.values() if c.site == s and c.kind == "physical"]
+        for vars_ in [imp] + [V.steps("use", c) for c in physical]:
             cash.hourly("import_adder", s, -sd.import_adder, vars_)
             cash.hourly("coincident_peak", s, -sd.cp_cost_per_mwh, vars_)
-        if s in anc_sites:
-            cash.hourly("ancillary_revenue", s, sd.anc_price, [m.anc[s, t] for t in T])
-        if s in peak_sites:
+        if sd.anc_price is not None:
+            cash.hourly("ancillary_revenue", s, sd.anc_price, V.steps("anc", s))
+        if sd.demand_charge_usd_per_kw_month > 0:
             for p in range(P):
                 cash.period("demand_charge", s,
-                                -1000.0 * sd.demand_charge_usd_per_kw_month * months
-                                * (np.arange(P) == p), m.peak[s, p])
+                            -1000.0 * sd.demand_charge_usd_per_kw_month * months
+                            * (np.arange(P) == p), V.one("peak", s, p))
 
     for c in d.ppas.values():
         sd = d.sites[c.site]
         vol = d.ppa_volume[c.id]
-        sign = m.sign_ppa[c.id] if c.optional else None
+        sign = V.one("sign_ppa", c.id) if c.optional else None
         strike = float(c.strike_usd_per_mwh)
         net_price = sd.price - sd.export_fee_usd_per_mwh
         if c.kind == "virtual":
             cash.hourly("vppa_settlement", c.site, vol * (sd.price - strike), sign)
             continue
-        use = [m.use[c.id, t] for t in T]
-        out = [m.out[c.id, t] for t in T] if c.kind == "onsite" else None
+        use = V.steps("use", c.id)
+        out = V.steps("out", c.id) if c.kind == "onsite" else None
         if c.take_or_pay:
             cash.hourly("ppa_strike", c.site, -strike * vol, sign)
         else:
             for vars_ in (use, out):
                 if vars_ is not None:
-                    cash.hourly("ppa_strike", c.site, np.full(len(T), -strike), vars_)
+                    cash.hourly("ppa_strike", c.site, np.full(n, -strike), vars_)
         if c.kind == "physical" and c.take_or_pay:
             # unused volume is sold back at the site price, also when that is negative
             cash.hourly("ppa_settlement", c.site, vol * net_price, sign)
