@@ -30,7 +30,8 @@ from optimizer.instance import (
     load_instance,
 )
 from optimizer.instance.load import MAX_YAML_BYTES
-from optimizer.instance.schema import HOURLY_MESSAGE, MISSING, PER_PERIOD_MESSAGE
+from optimizer.instance.problems import MISSING
+from optimizer.instance.values import HOURLY_MESSAGE, PER_PERIOD_MESSAGE
 
 # --------------------------------------------------------------------------- base case
 
@@ -1297,12 +1298,12 @@ def test_series_duplicate_column_name(tmp_path):
 @pytest.mark.parametrize(
     "text,fragment",
     [
-        ("yesterday", "not an ISO 8601 timestamp"),
+        ("yesterday", "not a valid date and time in ISO 8601"),
         ("2027-01-01T03:00:00", "no UTC designator"),
         ("2027-01-01T05:00:00+02:00", "not in UTC"),
         ("2027-01-01T03:30:00Z", "not on the hour"),
-        ("2027-02-30T03:00:00Z", "not a valid date"),
-        ("", "not an ISO 8601 timestamp"),
+        ("2027-02-30T03:00:00Z", "not a valid date and time in ISO 8601"),
+        ("", "not a valid date and time in ISO 8601"),
     ],
 )
 def test_series_bad_timestamp(tmp_path, text, fragment):
@@ -1530,6 +1531,156 @@ def test_from_dict_not_a_mapping(tmp_path):
     assert info.value.problems[0].path == "<root>"
 
 
+# --------------------------------------------------------------------------- corpus of bad inputs
+
+
+@pytest.mark.parametrize("cell", ["17\x005", "17.5\x00", "\x0017", "\x00", "1e\x003"])
+def test_series_nul_in_cell_is_refused(tmp_path, cell):
+    """pandas' C parser and to_numeric end a cell at a NUL: '17<NUL>5' loaded as 17.0."""
+    p = at(
+        problems_of(tmp_path, base(), csv=edit_line(FIRST_LINE + 3, "lmp", cell)),
+        "series.csv column 'lmp'",
+    )
+    assert (
+        p.message == "non-numeric cell at line 7 (2027-01-01T03:00:00Z); 1 such cell in the horizon"
+    )
+    assert p.value == cell and p.file == str(tmp_path / "instance.yaml")
+
+
+def test_series_nul_in_timestamp_is_refused(tmp_path):
+    csv = edit_line(FIRST_LINE + 3, "timestamp", "2027-01-01T03:00:00Z\x00")
+    p = at(problems_of(tmp_path, base(), csv=csv), "series.csv column 'timestamp'")
+    assert "line 7: not a valid date and time" in p.message
+    assert p.value == "2027-01-01T03:00:00Z\x00"
+
+
+@pytest.mark.parametrize("cell", ["1_000", "0x10", "\u0661\u0667", "TRUE", "17 5", "1.5e", "--1"])
+def test_series_cell_that_is_not_entirely_a_number_is_refused(tmp_path, cell):
+    p = at(
+        problems_of(tmp_path, base(), csv=edit_line(FIRST_LINE + 3, "lmp", cell)),
+        "series.csv column 'lmp'",
+    )
+    assert "non-numeric cell at line 7 (2027-01-01T03:00:00Z)" in p.message and p.value == cell
+
+
+@pytest.mark.parametrize(
+    "cell,value", [(" 17 ", 17.0), ("+17", 17.0), ("1.7E+01", 17.0), (".5", 0.5), ("5.", 5.0)]
+)
+def test_series_number_forms_accepted(tmp_path, cell, value):
+    inst = load_instance(write_case(tmp_path, base(), csv=edit_line(FIRST_LINE + 3, "lmp", cell)))
+    assert inst.series["lmp"].iloc[3] == value
+
+
+@pytest.mark.parametrize(
+    "content,where,fragment",
+    [
+        (
+            "name: x\na: 1" + "0" * 5000 + "\n",
+            "line 2, column 4",
+            "integer of more than 4300 digits",
+        ),
+        ("name: x\nb: a\x00b\n", "line 2, column 5", "character U+0000"),
+        # libyaml counts bytes: the column must count characters (é is two bytes)
+        ("\u00e9: x\nb: \u00e9\u00e9\x00\n", "line 2, column 6", "character U+0000"),
+        ("a: 2027-02-30\n", "line 1, column 4", "day is out of range for month"),
+        ("a: !!float x\n", "line 1, column 4", "could not convert"),
+        ("a: &x [*x]\n", "line 1, column 4", "cycle"),
+        ("a: " + "[" * 200 + "]" * 200 + "\n", "line 1, column 67", "nested more than 64"),
+        # 100,000 levels overflowed libyaml's recursive composer (a crash, no message)
+        ("a: " + "[" * 100_000 + "]" * 100_000 + "\n", "line 1, column 67", "nested more than 64"),
+    ],
+    ids=["long-int", "nul", "nul-after-utf8", "bad-date", "bad-float", "cycle", "deep", "deeper"],
+)
+def test_yaml_errors_give_line_and_column(tmp_path, content, where, fragment):
+    (p,) = yaml_problems(tmp_path, content)
+    assert p.path == "<yaml>" and where in p.message and fragment in p.message, str(p)
+
+
+def test_yaml_nul_deep_in_the_file_gives_its_line(tmp_path):
+    """The reported case: a NUL at character 435 was reported as 'position 435' only."""
+    text = yaml.safe_dump(base(), sort_keys=False)
+    lines = text.splitlines()
+    lines[9] = lines[9] + "\x00"
+    (p,) = yaml_problems(tmp_path, "\n".join(lines) + "\n")
+    assert f"line 10, column {len(lines[9])}: character U+0000" in p.message
+    assert "position" not in p.message and p.value == lines[9]
+
+
+HUGE = "x" * 100_000
+
+
+@pytest.mark.parametrize(
+    "path,value,expected_path",
+    [
+        ("market.hashprice_usd_per_ph_day.column", HUGE, "market.hashprice_usd_per_ph_day.column"),
+        (HUGE, 1, None),  # an unknown top-level key
+        ("contracts[0].site", HUGE, "contracts[0].site"),
+        ("contracts[0].product", HUGE, "contracts[0].product"),
+        ("sites[0].grid.coincident_peak.flag_column", HUGE, None),
+        ("ppas[0].profile_column", HUGE, "ppas[0].profile_column"),
+        ("series.file", HUGE + ".csv", "series.file"),
+    ],
+    ids=["column", "key", "site", "product", "flag", "profile", "series-file"],
+)
+def test_no_unbounded_user_text_in_messages(tmp_path, path, value, expected_path):
+    data = base()
+    if path == HUGE:
+        data[HUGE] = value
+    else:
+        data = mutate(data, path, value)
+    problems = problems_of(tmp_path, data)
+    if expected_path is not None:
+        at(problems, expected_path)
+    for p in problems:
+        assert len(str(p)) < 1000 and "x" * 100 not in str(p), str(p)[:300]
+    assert any("xxx...xxx" in str(p) for p in problems)
+
+
+def test_no_unbounded_series_column_names(tmp_path):
+    frame = base_frame()
+    frame[HUGE] = 1.0
+    csv = frame.to_csv(index=False).replace(",spot", "," + HUGE, 1)  # and a duplicate name
+    problems = problems_of(
+        tmp_path, mutate(base(), "market.hashprice_usd_per_ph_day.column", "nope"), csv=csv
+    )
+    assert "appears twice" in at(problems, "series.csv header").message
+    assert (
+        "unknown series column 'nope'"
+        in at(problems, "market.hashprice_usd_per_ph_day.column").message
+    )
+    for p in problems:
+        assert len(str(p)) < 1000, str(p)[:300]
+
+
+def test_no_unbounded_yaml_keys(tmp_path):
+    (p,) = yaml_problems(
+        tmp_path, f"? {HUGE}\n: 1\n? {HUGE}\n: 2\n"
+    )  # explicit keys: no length limit
+    assert "duplicate key" in p.message and len(str(p)) < 1000
+
+
+# --------------------------------------------------------------------------- package structure
+
+
+def test_instance_modules_import_only_downwards():
+    """problems <- values <- series <- schema <- load: no cycle, not even a lazy import."""
+    import ast
+
+    import optimizer.instance as pkg
+
+    order = ["problems", "values", "series", "schema", "load"]
+    folder = Path(pkg.__file__).parent
+    assert sorted(p.stem for p in folder.glob("*.py")) == sorted(order + ["__init__"])
+    for i, name in enumerate(order):
+        tree = ast.parse((folder / f"{name}.py").read_text())
+        inside = {
+            node.module or ""
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.level > 0
+        }
+        assert inside <= set(order[:i]), (name, inside)
+
+
 # --------------------------------------------------------------------------- fuzzing
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
@@ -1551,6 +1702,8 @@ def _load_bytes(folder: Path, content: bytes) -> None:
         assert e.problems
         for p in e.problems:
             assert "internal error" not in p.message, str(p)
+            if p.path == "<yaml>" and "is empty" not in p.message:
+                assert re.search(r"line \d+, column \d+", p.message), str(p)
             str(p)
 
 

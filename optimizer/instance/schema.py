@@ -1,4 +1,5 @@
-"""Pydantic models of the instance format (see docs/instance-format.md).
+"""Pydantic models of the instance format (see docs/instance-format.md) and
+``Instance.from_dict``, which validates a dict with a ``Context``.
 
 Field names are exactly the YAML keys of the normative spec, with one exception
 forced by the interface: the top-level ``series`` key is stored in the field
@@ -6,41 +7,69 @@ forced by the interface: the top-level ``series`` key is stored in the field
 validated hourly DataFrame. Dumps use the alias, so ``model_dump()`` gives back
 ``series``.
 
-The models check everything that can be checked on one object (types, ranges,
-unknown keys, PPA kinds, contract windows, the horizon calendar). Cross-object
-rules (unique ids, references, list lengths, series columns) live in
-``load.py``; always build an ``Instance`` with ``load_instance`` or
-``Instance.from_dict``, never with ``Instance.model_validate`` alone.
+Every rule is a pydantic validator: the models check types, ranges, unknown keys, PPA
+kinds and windows; with the validation ``Context`` built by ``from_dict`` they also
+check per-period list lengths, series columns, periods against the horizon and ids
+(``Keyed`` entries), and record references, resolved once the whole instance is read.
+Always build an ``Instance`` with ``load_instance`` or ``Instance.from_dict``, never
+with ``Instance.model_validate`` alone.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
-import numbers
-import reprlib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, ClassVar, Literal, Optional
 
 import pandas as pd
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    Discriminator,
     Field,
     PrivateAttr,
     StrictBool,
     StrictStr,
-    StringConstraints,
-    Tag,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
+from .problems import (
+    MISSING,
+    InstanceError,
+    Loc,
+    Problem,
+    format_path,
+    problems_from_validation,
+    rule_error,
+)
+from .series import read_series
+from .values import (
+    MAX_INT,
+    ColumnRef,
+    Context,
+    CoolingName,
+    Keyed,
+    Name,
+    SeriesView,
+    Slug,
+    StrictModel,
+    ValueKind,
+    column_problem,
+    context_of,
+    flag_problem,
+    hourly,
+    integer,
+    num,
+    per_period,
+    period_end,
+)
+
 __all__ = [
-    "MISSING",
     "Ancillary",
     "CoincidentPeak",
     "ColumnRef",
@@ -56,210 +85,16 @@ __all__ = [
     "Halls",
     "Horizon",
     "Instance",
-    "InstanceError",
     "Lease",
     "Market",
     "Ppa",
-    "Problem",
     "Resolution",
     "SeriesRef",
     "Site",
     "SiteGpu",
-    "ValueKind",
 ]
 
-# --------------------------------------------------------------------------- problems
-
-
-class _Missing:
-    """Value of a Problem about a key that is absent (the single instance is MISSING)."""
-
-    def __repr__(self) -> str:
-        return "<missing>"
-
-    def __reduce__(self) -> str:
-        return "MISSING"
-
-
-MISSING = _Missing()
-
-_repr = reprlib.Repr()
-_repr.maxstring = 80
-_repr.maxother = 80
-_repr.maxlist = _repr.maxtuple = _repr.maxset = _repr.maxdict = 8
-_repr.maxlevel = 3
-
-
-def safe_repr(value: object) -> str:
-    """A short, never failing repr (values may be huge or deeply nested)."""
-    try:
-        return _repr.repr(value)
-    except Exception:  # noqa: BLE001 - a repr must never break error reporting
-        return f"<{type(value).__name__}>"
-
-
-@dataclass
-class Problem:
-    """One validation problem: which file, which key, which value, what is wrong."""
-
-    file: str
-    path: str
-    value: object
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.path}: {self.message} (got {safe_repr(self.value)})"
-
-
-class InstanceError(Exception):
-    """An instance failed to load; ``problems`` lists every problem found."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems: list[Problem] = list(problems)
-        super().__init__(self.problems)
-
-    def __str__(self) -> str:
-        return "\n".join(str(p) for p in self.problems)
-
-
-def rule_error(problems: list[tuple[tuple[str | int, ...], str, object]]) -> PydanticCustomError:
-    """A model-level error carrying one or more (sub-path, message, value) problems.
-
-    ``load.py`` expands it into one Problem per entry, with the sub-path appended to
-    the model's own path (pydantic would otherwise report the whole object).
-    """
-    summary = "; ".join(f"{'.'.join(map(str, sub))}: {msg}" for sub, msg, _ in problems)
-    return PydanticCustomError(
-        "instance_rule", "{summary}", {"summary": summary, "problems": problems}
-    )
-
-
-# --------------------------------------------------------------------------- value kinds
-
-
-def _number_guard(value: Any) -> Any:
-    # pydantic's lax float/int would take True -> 1.0 and "3" -> 3.0: refuse both.
-    if isinstance(value, (bool, str, bytes, bytearray)):
-        raise PydanticCustomError("number_type", "expected a number")
-    return value
-
-
-def _int_guard(value: Any) -> Any:
-    if isinstance(value, (bool, str, bytes, bytearray)):
-        raise PydanticCustomError("int_type", "expected a whole number")
-    return value
-
-
-def num(**bounds: float) -> Any:
-    """A finite float (ints are accepted and stored as floats) with optional bounds."""
-    return Annotated[float, Field(**bounds), BeforeValidator(_number_guard)]
-
-
-MAX_INT = 2**53  # every count must be exactly representable as a float
-
-
-def integer(**bounds: int) -> Any:
-    """An int (a float with no fractional part such as 2.0e4 is accepted), at most 2**53."""
-    bounds.setdefault("le", MAX_INT)
-    return Annotated[int, Field(**bounds), BeforeValidator(_int_guard)]
-
-
-Slug = Annotated[StrictStr, StringConstraints(pattern=r"^[a-z0-9-]+$")]
-SLUG_PATTERN = r"^[a-z0-9-]+$"
-Name = Annotated[StrictStr, StringConstraints(min_length=1)]  # a reference or a column name
-CoolingName = Literal["air", "liquid"]
-
-TAG_NUMBER = "<number>"
-TAG_LIST = "<list>"
-TAG_COLUMN = "<column>"
-TAG_NONE = "<none>"
-VALUE_TAGS = (TAG_NUMBER, TAG_LIST, TAG_COLUMN, TAG_NONE)
-
-HOURLY_MESSAGE = "expected a number, a list of one number per period, or {column: NAME}"
-PER_PERIOD_MESSAGE = "expected a number or a list of one number per period"
-
-
-@dataclass(frozen=True)
-class ValueKind:
-    """Marker on hourly / per-period fields; the bounds apply to every resolved value."""
-
-    kind: Literal["hourly", "per-period"]
-    gt: float | None = None
-    ge: float | None = None
-    lt: float | None = None
-    le: float | None = None
-
-    def bounds_text(self) -> str:
-        parts = []
-        for op, b in (("> ", self.gt), (">= ", self.ge), ("< ", self.lt), ("<= ", self.le)):
-            if b is not None:
-                parts.append(f"{op}{b:g}")
-        return " and ".join(parts)
-
-    def violated(self, values):  # numpy array -> boolean mask
-        import numpy as np
-
-        bad = np.zeros(len(values), dtype=bool)
-        if self.gt is not None:
-            bad |= ~(values > self.gt)
-        if self.ge is not None:
-            bad |= ~(values >= self.ge)
-        if self.lt is not None:
-            bad |= ~(values < self.lt)
-        if self.le is not None:
-            bad |= ~(values <= self.le)
-        return bad
-
-
-def _value_tag(value: Any) -> str | None:
-    if value is None:
-        return TAG_NONE
-    if isinstance(value, (dict, ColumnRef)):
-        return TAG_COLUMN
-    if isinstance(value, (list, tuple)):
-        return TAG_LIST
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return TAG_NUMBER
-    return None
-
-
-def _kind_type(kind: Literal["hourly", "per-period"], optional: bool, bounds: dict) -> Any:
-    item = num(**bounds)
-    branches: list[Any] = [Annotated[item, Tag(TAG_NUMBER)], Annotated[list[item], Tag(TAG_LIST)]]
-    if kind == "hourly":
-        branches.append(Annotated[ColumnRef, Tag(TAG_COLUMN)])
-    if optional:
-        branches.append(Annotated[None, Tag(TAG_NONE)])
-    message = HOURLY_MESSAGE if kind == "hourly" else PER_PERIOD_MESSAGE
-    return Annotated[
-        Union[tuple(branches)],  # noqa: UP007 - a runtime-built union
-        Discriminator(_value_tag, custom_error_type="value_kind", custom_error_message=message),
-        ValueKind(kind, **bounds),
-    ]
-
-
-def hourly(optional: bool = False, **bounds: float) -> Any:
-    """An **hourly** value: number, list of one number per period, or {column: NAME}."""
-    return _kind_type("hourly", optional, bounds)
-
-
-def per_period(optional: bool = False, **bounds: float) -> Any:
-    """A **per-period** value: number or list of one number per period."""
-    return _kind_type("per-period", optional, bounds)
-
-
-# --------------------------------------------------------------------------- models
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=False)
-
-
-class ColumnRef(_Model):
-    """``{column: NAME, scale: 1.0}``: a series column, times scale, hour by hour."""
-
-    column: Name = Field(description="name of a column of the series CSV")
-    scale: num() = Field(1.0, description="factor applied to every value of the column")
+_Model = StrictModel
 
 
 class Resolution(_Model):
@@ -394,13 +229,29 @@ class CoincidentPeak(_Model):
     charge_usd_per_kw_year: num(ge=0)
     intervals_per_year: integer(gt=0)
 
+    @field_validator("flag_column")
+    @classmethod
+    def _flags(cls, col: str, info: ValidationInfo) -> str:
+        ctx = context_of(info)
+        if ctx is not None:
+            if why := ctx.missing_column(col):
+                raise rule_error([((), why, col)])
+            if found := flag_problem(ctx, col):
+                raise rule_error([((), *found)])
+        return col
+
 
 class Ancillary(_Model):
     price_usd_per_mw_h: hourly(ge=0) = Field(description="hourly; USD per MW per hour; >= 0")
     max_mw: num(ge=0)
 
 
-class GridUpgrade(_Model):
+class GridUpgrade(Keyed):
+    NAMESPACE: ClassVar[str] = "upgrades"
+    LIST: ClassVar[tuple[str, ...]] = ("grid", "upgrades")
+    WHAT: ClassVar[str] = "upgrade id (grid and cooling upgrades of a site share ids)"
+    NESTED: ClassVar[bool] = True
+
     id: Slug
     add_mw: num(gt=0)
     capex_usd: num(ge=0)
@@ -431,7 +282,12 @@ class CoolingType(_Model):
     min_factor: num(ge=0, le=1) = 0.0
 
 
-class CoolingUpgrade(_Model):
+class CoolingUpgrade(Keyed):
+    NAMESPACE: ClassVar[str] = "upgrades"
+    LIST: ClassVar[tuple[str, ...]] = ("cooling", "upgrades")
+    WHAT: ClassVar[str] = "upgrade id (grid and cooling upgrades of a site share ids)"
+    NESTED: ClassVar[bool] = True
+
     id: Slug
     type: CoolingName
     add_mw: num(gt=0)
@@ -464,7 +320,12 @@ class Halls(_Model):
     conversion: Optional[Conversion] = None  # noqa: UP045
 
 
-class Fleet(_Model):
+class Fleet(Keyed):
+    NAMESPACE: ClassVar[str] = "fleet"
+    LIST: ClassVar[tuple[str, ...]] = ("fleet",)
+    WHAT: ClassVar[str] = "fleet id"
+    NESTED: ClassVar[bool] = True
+
     id: Slug
     units: integer(ge=0)
     hashrate_th: num(gt=0)
@@ -474,12 +335,28 @@ class Fleet(_Model):
     salvage_usd_per_unit: per_period(ge=0) = Field(0.0, description="per-period; USD per unit")
 
 
-class SiteGpu(_Model):
+class SiteGpu(Keyed):
+    NAMESPACE: ClassVar[str] = "gpus"
+    LIST: ClassVar[tuple[str, ...]] = ("gpus",)
+    WHAT: ClassVar[str] = "installed product"
+    KEY: ClassVar[str] = "product"
+    NESTED: ClassVar[bool] = True
+
     product: Name
     units: integer(ge=0)
 
+    @field_validator("product")
+    @classmethod
+    def _product(cls, value: str, info: ValidationInfo) -> str:
+        refer(info, "product", "gpu_products", value, "GPU product")
+        return value
 
-class Site(_Model):
+
+class Site(Keyed):
+    NAMESPACE: ClassVar[str] = "sites"
+    LIST: ClassVar[tuple[str, ...]] = ("sites",)
+    WHAT: ClassVar[str] = "site id"
+
     id: Slug
     ambient_c: hourly() = Field(20.0, description="hourly; deg C")
     aux_load_mw: num(ge=0) = 0.0
@@ -491,7 +368,11 @@ class Site(_Model):
     gpus: list[SiteGpu] = Field(default_factory=list)
 
 
-class GpuProduct(_Model):
+class GpuProduct(Keyed):
+    NAMESPACE: ClassVar[str] = "gpu_products"
+    LIST: ClassVar[tuple[str, ...]] = ("gpu_products",)
+    WHAT: ClassVar[str] = "product id"
+
     id: Slug
     gpus_per_unit: integer(gt=0)
     it_kw: num(gt=0)
@@ -506,7 +387,13 @@ class GpuProduct(_Model):
     spot_max_utilization: num(ge=0, le=1) = 1.0
 
 
-def _window_problems(model: Any) -> list[tuple[tuple[str | int, ...], str, object]]:
+def refer(info: ValidationInfo, key: str, namespace: str, value: Any, what: str) -> None:
+    """Record that the entry being validated names ``value`` of a top-level list at ``key``."""
+    if (ctx := context_of(info)) is not None:
+        ctx.keys.refer((key,), (namespace,), value, what)
+
+
+def _window_problems(model: Any) -> list[tuple[Loc, str, object]]:
     if model.end_period <= model.start_period:
         return [
             (
@@ -518,44 +405,66 @@ def _window_problems(model: Any) -> list[tuple[tuple[str | int, ...], str, objec
     return []
 
 
-class Contract(_Model):
+class _Deal(Keyed):
+    """What contracts, leases and PPAs share: an id, a site and a window of periods."""
+
     id: Slug
     site: Name
+
+    @field_validator("site")
+    @classmethod
+    def _site(cls, value: str, info: ValidationInfo) -> str:
+        refer(info, "site", "sites", value, "site")
+        return value
+
+    @model_validator(mode="after")
+    def _window(self) -> Any:
+        if problems := self._rules():
+            raise rule_error(problems)
+        return self
+
+    def _rules(self) -> list[tuple[Loc, str, object]]:
+        return _window_problems(self)
+
+
+class Contract(_Deal):
+    NAMESPACE: ClassVar[str] = "contracts"
+    LIST: ClassVar[tuple[str, ...]] = ("contracts",)
+    WHAT: ClassVar[str] = "contract id"
+
     product: Name
     units: integer(ge=0)
     price_usd_per_gpu_hour: num(ge=0)
     start_period: integer(ge=0)
-    end_period: integer() = Field(description="exclusive, at most horizon.periods")
+    end_period: period_end() = Field(description="exclusive, at most horizon.periods")
     optional: StrictBool = False
 
-    @model_validator(mode="after")
-    def _window(self) -> Contract:
-        if problems := _window_problems(self):
-            raise rule_error(problems)
-        return self
+    @field_validator("product")
+    @classmethod
+    def _product(cls, value: str, info: ValidationInfo) -> str:
+        refer(info, "product", "gpu_products", value, "GPU product")
+        return value
 
 
-class Lease(_Model):
-    id: Slug
-    site: Name
+class Lease(_Deal):
+    NAMESPACE: ClassVar[str] = "leases"
+    LIST: ClassVar[tuple[str, ...]] = ("leases",)
+    WHAT: ClassVar[str] = "lease id"
+
     it_mw: num(ge=0)
     cooling: CoolingName
     price_usd_per_kw_month: num(ge=0)
     energy_rate_usd_per_mwh: num(ge=0) = 0.0
     start_period: integer(ge=0)
-    end_period: integer() = Field(description="exclusive, at most horizon.periods")
+    end_period: period_end() = Field(description="exclusive, at most horizon.periods")
     optional: StrictBool = False
 
-    @model_validator(mode="after")
-    def _window(self) -> Lease:
-        if problems := _window_problems(self):
-            raise rule_error(problems)
-        return self
 
+class Ppa(_Deal):
+    NAMESPACE: ClassVar[str] = "ppas"
+    LIST: ClassVar[tuple[str, ...]] = ("ppas",)
+    WHAT: ClassVar[str] = "PPA id"
 
-class Ppa(_Model):
-    id: Slug
-    site: Name
     kind: Literal["physical", "onsite", "virtual"]
     baseload_mw: Optional[num(ge=0)] = None  # noqa: UP045
     profile_column: Optional[Name] = None  # noqa: UP045
@@ -567,11 +476,22 @@ class Ppa(_Model):
     min_take_fraction: num(ge=0, le=1) = 0.0
     curtailable: StrictBool = True
     start_period: integer(ge=0)
-    end_period: integer() = Field(description="exclusive, at most horizon.periods")
+    end_period: period_end() = Field(description="exclusive, at most horizon.periods")
     optional: StrictBool = False
 
-    @model_validator(mode="after")
-    def _rules(self) -> Ppa:
+    @field_validator("profile_column")
+    @classmethod
+    def _profile(cls, col: str | None, info: ValidationInfo) -> str | None:
+        ctx = context_of(info)
+        if ctx is not None and col is not None:
+            if why := ctx.missing_column(col):
+                raise rule_error([((), why, col)])
+            bounds = ValueKind("hourly", ge=0, le=1)
+            if found := column_problem(ctx, col, bounds, what="capacity factors"):
+                raise rule_error([((), *found)])
+        return col
+
+    def _rules(self) -> list[tuple[Loc, str, object]]:
         problems = _window_problems(self)
         has_base = self.baseload_mw is not None
         has_prof = self.profile_column is not None
@@ -633,9 +553,7 @@ class Ppa(_Model):
                         self.min_take_fraction,
                     )
                 )
-        if problems:
-            raise rule_error(problems)
-        return self
+        return problems
 
 
 class Instance(_Model):
@@ -672,6 +590,14 @@ class Instance(_Model):
     _series: Optional[pd.DataFrame] = PrivateAttr(default=None)  # noqa: UP045
     _series_path: Optional[Path] = PrivateAttr(default=None)  # noqa: UP045
 
+    @field_validator("sites", "gpu_products", "contracts", "leases", "ppas", mode="before")
+    @classmethod
+    def _list_of_entries(cls, value: Any, info: ValidationInfo) -> Any:
+        # not a list: no entry is read, so references into it cannot be checked
+        if (ctx := context_of(info)) is not None and not isinstance(value, list):
+            ctx.keys.broken.add((info.field_name,))
+        return value
+
     def __eq__(self, other: object) -> bool:
         # pydantic would compare the private DataFrame with ==, which is ambiguous.
         if not isinstance(other, Instance):
@@ -705,52 +631,93 @@ class Instance(_Model):
         return self._series_path
 
     @classmethod
-    def from_dict(cls, data: dict, base_dir: Path, file_label: str = "<dict>") -> Instance:
+    def from_dict(cls, data: Any, base_dir: Path, file_label: str = "<dict>") -> Instance:
         """Validate an in-memory dict exactly as ``load_instance`` validates a YAML file.
 
-        ``series.file`` is resolved relative to ``base_dir``. Raises InstanceError.
+        ``series.file`` is resolved relative to ``base_dir``. Raises InstanceError only,
+        listing every problem found.
         """
-        from .load import validate_data
+        try:
+            return _validate(cls, data, Path(base_dir), file_label)
+        except InstanceError:
+            raise
+        except RecursionError:
+            raise InstanceError(
+                [Problem(file_label, "<root>", None, "the data is nested too deeply")]
+            ) from None
+        except Exception as e:
+            raise InstanceError(
+                [
+                    Problem(
+                        file_label,
+                        "<root>",
+                        None,
+                        f"internal error while validating (please report): {type(e).__name__}: {e}",
+                    )
+                ]
+            ) from e
 
-        return validate_data(data, Path(base_dir), file_label, source_path=None)
 
-
-def field_kind(model: type[BaseModel], name: str) -> ValueKind | None:
-    """The ValueKind marker of a field, if it is hourly or per-period."""
-    for meta in model.model_fields[name].metadata:
-        if isinstance(meta, ValueKind):
-            return meta
-    return None
-
-
-def sub_model(model: type[BaseModel], name: str) -> tuple[type[BaseModel], bool] | None:
-    """(model class, is_list) when the field holds a model or a list of models."""
-    from typing import get_args, get_origin
-
-    ann = model.model_fields[name].annotation
-    origin = get_origin(ann)
-    if origin is list:
-        (item,) = get_args(ann)
-        if isinstance(item, type) and issubclass(item, BaseModel):
-            return item, True
+def _try(model: type[BaseModel], raw: Any) -> Any:
+    try:
+        return model.model_validate(raw)
+    except ValidationError:
         return None
-    if isinstance(ann, type) and issubclass(ann, BaseModel):
-        return ann, False
-    for arg in get_args(ann):
-        if isinstance(arg, type) and issubclass(arg, BaseModel):
-            return arg, False
-    return None
 
 
-def field_by_key(model: type[BaseModel], key: object) -> str | None:
-    """The Python field name of a YAML key (aliases resolved)."""
-    if not isinstance(key, str):
-        return None
-    for name, info in model.model_fields.items():
-        if (info.alias or name) == key:
-            return name
-    return None
+def _context(data: dict, base_dir: Path, file_label: str) -> tuple[Context, Any, list[Problem]]:
+    """The validation context: horizon.periods and the series read against the horizon
+    hours (validated on their own first, since every other key is checked against them)."""
+    horizon = _try(Horizon, data.get("horizon"))
+    if horizon is not None:
+        periods = horizon.periods
+    else:  # the list lengths only need a usable horizon.periods
+        raw = data.get("horizon")
+        p = raw.get("periods") if isinstance(raw, dict) else None
+        periods = _try_int(p)
+    ctx = Context(periods=periods, series_declared=data.get("series") is not None)
+    result = None
+    ref = _try(SeriesRef, data.get("series")) if ctx.series_declared else None
+    if ref is not None:
+        hours = horizon.hours() if horizon is not None else None
+        result = read_series(ref.file, base_dir, hours, file_label)
+        ctx.series = SeriesView(ref.file, result.columns, result.frame)
+    return ctx, result, result.problems if result is not None else []
 
 
-def yaml_keys(model: type[BaseModel]) -> list[str]:
-    return [info.alias or name for name, info in model.model_fields.items()]
+def _try_int(value: Any) -> int | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_INT
+    return value if ok else None
+
+
+def _validate(cls: type[Instance], data: Any, base_dir: Path, file_label: str) -> Instance:
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
+        raise InstanceError(
+            [
+                Problem(
+                    file_label,
+                    "<root>",
+                    data,
+                    f"the instance must be a mapping of keys (name, horizon, market, sites, ...), not {kind}",
+                )
+            ]
+        )
+    ctx, series, problems = _context(data, base_dir, file_label)
+    model: Instance | None = None
+    try:
+        model = cls.model_validate(data, context=ctx)
+    except ValidationError as e:
+        problems += problems_from_validation(e, file_label, cls)
+    problems += [
+        Problem(file_label, format_path(path), value, message)
+        for path, message, value in ctx.keys.resolve()
+    ]
+    if problems or model is None:
+        raise InstanceError(problems)
+    if series is not None:
+        assert series.complete
+        model._series, model._series_path = series.frame, series.path
+    else:
+        model._series = pd.DataFrame(index=model.horizon.hours())
+    return model

@@ -11,21 +11,17 @@ from __future__ import annotations
 import csv
 import io
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 import pandas as pd
 
-from .schema import Problem
+from .problems import Problem, count, cut, listing, safe_repr
 
 MAX_CSV_BYTES = 1024 * 1024 * 1024  # 1 GiB
 TIMESTAMP = "timestamp"
 
-_ISO = re.compile(
-    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?P<offset>[Zz]|[+-]\d{2}:?\d{2})?"
-)
 _UTC_OFFSETS = {"Z", "z", "+00:00", "+0000", "-00:00", "-0000"}
 _NAN_WORDS = {"nan", "+nan", "-nan"}
 
@@ -37,11 +33,6 @@ class SeriesResult:
     frame: pd.DataFrame | None = None  # horizon rows, float64, of the columns without bad cells
     complete: bool = False  # frame holds every column and the file has no problem
     problems: list[Problem] = field(default_factory=list)
-
-
-def count(n: int, what: str) -> str:
-    """'1 row', '3 rows'."""
-    return f"{n} {what}" if n == 1 else f"{n} {what}s"
 
 
 def _fmt_ts(ts: pd.Timestamp) -> str:
@@ -90,13 +81,14 @@ def read_series(
         problem("series.file", why or "invalid path", ref)
         return res
     res.path = path
-    if not path.exists():
-        problem("series.file", f"series file not found: {path}", ref)
-        return res
-    if not path.is_file():
-        problem("series.file", f"not a regular file: {path}", ref)
-        return res
-    try:
+    label = cut(ref)  # the file as named in problem paths
+    try:  # even exists() raises for some paths (a name longer than the system allows)
+        if not path.exists():
+            problem("series.file", f"series file not found: {cut(str(path))}", ref)
+            return res
+        if not path.is_file():
+            problem("series.file", f"not a regular file: {cut(str(path))}", ref)
+            return res
         size = path.stat().st_size
         if size > MAX_CSV_BYTES:
             problem("series.file", f"file is larger than {MAX_CSV_BYTES // 2**20} MB", size)
@@ -110,31 +102,31 @@ def read_series(
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         problem(
-            ref,
+            label,
             f"not UTF-8 text: byte {raw[e.start]:#04x} on line {line}",
             raw[e.start : e.start + 8],
         )
         return res
     if not text.strip():
-        problem(ref, "the series file is empty (expected a header with a 'timestamp' column)", "")
+        problem(label, "the series file is empty (expected a header with a 'timestamp' column)", "")
         return res
     # ---- header (parsed on its own: pandas would rename duplicate names)
     try:
         first = next(csv.reader(io.StringIO(text)), [])
     except csv.Error as e:
-        problem(f"{ref} header", f"not a readable CSV header: {e}", None)
+        problem(f"{label} header", f"not a readable CSV header: {e}", None)
         return res
     header = [h.strip() for h in first]
     header_ok = True
     seen: dict[str, int] = {}
     for i, name in enumerate(header):
         if not name:
-            problem(f"{ref} header", f"column {i + 1} has no name", name)
+            problem(f"{label} header", f"column {i + 1} has no name", name)
             header_ok = False
         elif name in seen:
             problem(
-                f"{ref} header",
-                f"column name {name!r} appears twice (columns {seen[name] + 1} and {i + 1})",
+                f"{label} header",
+                f"column name {safe_repr(name)} appears twice (columns {seen[name] + 1} and {i + 1})",
                 name,
             )
             header_ok = False
@@ -146,8 +138,8 @@ def read_series(
         if len(header) == 1 and any(sep in header[0] for sep in (";", "\t", "|")):
             hint = "; the file must be comma-separated"
         problem(
-            f"{ref} header",
-            f"no {TIMESTAMP!r} column (columns: {', '.join(header)}){hint}",
+            f"{label} header",
+            f"no {TIMESTAMP!r} column (columns: {listing(header)}){hint}",
             header,
         )
         return res
@@ -155,25 +147,29 @@ def read_series(
 
     # ---- body: numbers parsed by the C parser when every cell is numeric (fast path),
     # else every cell as text (the slow path, which names each bad cell).
+    # The C parser ends a cell at a NUL ('17<NUL>5' would read as 17): a file holding one
+    # is read by the Python parser, as text, so that such a cell is named and refused.
+    engine = "python" if "\x00" in text else "c"
     numeric: pd.DataFrame | None = None
     cells: pd.DataFrame | None = None
-    try:
-        numeric = _read_body(text, len(header), ts_pos, as_text=False)
-    except Exception:  # noqa: BLE001 - the text read below reports the problem
-        numeric = None
+    if engine == "c":
+        try:
+            numeric = _read_body(text, len(header), ts_pos, as_text=False)
+        except Exception:  # noqa: BLE001 - the text read below reports the problem
+            numeric = None
     if numeric is not None and not all(
         numeric[j].dtype.kind in "iuf" for j in range(len(header)) if j != ts_pos
     ):
         numeric = None
     if numeric is None:
         try:
-            cells = _read_body(text, len(header), ts_pos, as_text=True)
+            cells = _read_body(text, len(header), ts_pos, as_text=True, engine=engine)
         except Exception as e:  # noqa: BLE001 - pandas raises several types for malformed CSV
-            problem(ref, f"not a readable CSV: {str(e).strip()}", None)
+            problem(label, f"not a readable CSV: {cut(str(e).strip(), 200)}", None)
             return res
         if cells is None:
             problem(
-                ref,
+                label,
                 "not a readable CSV: the data rows do not have one field per header column",
                 None,
             )
@@ -187,52 +183,34 @@ def read_series(
     body = body[~blank_row]
     lines = body.index.to_numpy() + 2  # file line of each row (header is line 1)
     if len(body) == 0:
-        problem(f"{ref} column {TIMESTAMP!r}", "the series file has no data rows", None)
+        problem(f"{label} column {TIMESTAMP!r}", "the series file has no data rows", None)
         return res
 
-    # ---- timestamps (whole file)
-    where = f"{ref} column {TIMESTAMP!r}"
+    # ---- timestamps (whole file): pandas parses ISO 8601; the UTC rule needs the offset
+    where = f"{label} column {TIMESTAMP!r}"
     tcol = body[ts_pos].fillna("").astype(str).str.strip()
-    match = tcol.str.fullmatch(_ISO.pattern).to_numpy(dtype=bool)
-    if not match.all():
-        i = _first(~match)
-        problem(
-            where,
-            f"line {lines[i]}: not an ISO 8601 timestamp such as 2027-01-01T00:00:00Z "
-            f"({count(int((~match).sum()), 'bad row')} in all)",
-            tcol.iloc[i],
-        )
-        return res
-    offsets = tcol.str.extract(r"([Zz]|[+-]\d{2}:?\d{2})$")[0]
-    no_offset = offsets.isna().to_numpy()
-    if no_offset.any():
-        i = _first(no_offset)
-        problem(
-            where,
-            f"line {lines[i]}: timestamp has no UTC designator; write e.g. "
-            f"2027-01-01T00:00:00Z ({count(int(no_offset.sum()), 'row')} in all)",
-            tcol.iloc[i],
-        )
-        return res
-    non_utc = ~offsets.isin(_UTC_OFFSETS).to_numpy()
-    if non_utc.any():
-        i = _first(non_utc)
-        problem(
-            where,
-            f"line {lines[i]}: timestamp is not in UTC (offset {offsets.iloc[i]}); "
-            f"convert the file to UTC ({count(int(non_utc.sum()), 'row')} in all)",
-            tcol.iloc[i],
-        )
-        return res
     stamps = pd.to_datetime(tcol, format="ISO8601", utc=True, errors="coerce")
-    bad = stamps.isna().to_numpy()
-    if bad.any():
-        i = _first(bad)
-        problem(where, f"line {lines[i]}: not a valid date/time", tcol.iloc[i])
-        return res
+    offsets = tcol.str.extract(r"([Zz]|[+-]\d{2}:?\d{2})$", expand=False)
+    for bad, what in (
+        (stamps.isna(), "not a valid date and time in ISO 8601, such as 2027-01-01T00:00:00Z"),
+        (offsets.isna(), "timestamp has no UTC designator; write e.g. 2027-01-01T00:00:00Z"),
+        (
+            ~offsets.isin(_UTC_OFFSETS),
+            "timestamp is not in UTC (offset {}); convert the file to UTC",
+        ),
+    ):
+        bad = bad.to_numpy(dtype=bool)
+        if bad.any():
+            i = _first(bad)
+            problem(
+                where,
+                f"line {lines[i]}: {what.format(offsets.iloc[i])} "
+                f"({count(int(bad.sum()), 'bad row')} in all)",
+                tcol.iloc[i],
+            )
+            return res
     idx = pd.DatetimeIndex(stamps)
     off_hour = np.asarray(idx != idx.floor("h"), dtype=bool)
-    ts_ok = True
     if off_hour.any():
         i = _first(off_hour)
         problem(
@@ -240,30 +218,24 @@ def read_series(
             f"line {lines[i]}: timestamp is not on the hour (series are hourly)",
             tcol.iloc[i],
         )
-        ts_ok = False
-    if len(idx) > 1:
-        step = (idx[1:] - idx[:-1]) / pd.Timedelta(hours=1)
-        step = np.asarray(step, dtype=float)
-        for mask, text_ in (
-            (step == 0, "duplicate timestamp"),
-            (step < 0, "timestamps not strictly increasing"),
-            (step > 1, "gap in the hourly series"),
-            ((step > 0) & (step < 1), "step shorter than one hour"),
-        ):
-            if mask.any():
-                i = _first(mask)
-                if text_ == "gap in the hourly series":
-                    detail = (
-                        f"no rows between {tcol.iloc[i]} (line {lines[i]}) and {tcol.iloc[i + 1]}"
-                    )
-                else:
-                    detail = f"{tcol.iloc[i + 1]} after {tcol.iloc[i]}"
-                problem(
-                    where,
-                    f"line {lines[i + 1]}: {text_}: {detail} ({count(int(mask.sum()), 'such row')} in all)",
-                    tcol.iloc[i + 1],
-                )
-                ts_ok = False
+    step_h = np.asarray((idx[1:] - idx[:-1]) / pd.Timedelta(hours=1), dtype=float)
+    for bad, what in (
+        (step_h == 0, "duplicate timestamp"),
+        (step_h < 0, "timestamps not strictly increasing"),
+        (step_h > 1, "gap in the hourly series"),
+    ):
+        if bad.any():
+            i = _first(bad)
+            if step_h[i] > 1:
+                detail = f"no rows between {tcol.iloc[i]} (line {lines[i]}) and {tcol.iloc[i + 1]}"
+            else:
+                detail = f"{tcol.iloc[i + 1]} after {tcol.iloc[i]}"
+            problem(
+                where,
+                f"line {lines[i + 1]}: {what}: {detail} ({count(int(bad.sum()), 'such row')} in all)",
+                tcol.iloc[i + 1],
+            )
+    ts_ok = not off_hour.any() and bool((step_h == 1).all())
     if not ts_ok or hours is None:
         return res
 
@@ -303,9 +275,11 @@ def read_series(
     values_ok = True
     for name, pos in names:
         col = rows[pos]
-        colwhere = f"{ref} column {name!r}"
+        colwhere = f"{label} column {safe_repr(name)}"
         blank = (col == "").to_numpy()
-        numbers = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        # to_numeric too stops at a NUL ('17.5<NUL>' -> 17.5): such a cell is no number
+        numbers = pd.to_numeric(col.where(~col.str.contains("\x00", regex=False)), errors="coerce")
+        numbers = numbers.to_numpy(dtype=float, na_value=np.nan)
         nanword = col.str.lower().isin(_NAN_WORDS).to_numpy()
         nonnum = np.isnan(numbers) & ~blank & ~nanword
         nonfinite = (~np.isfinite(numbers) & ~np.isnan(numbers)) | nanword
@@ -338,7 +312,9 @@ def _frame(data: dict[str, np.ndarray], hours: pd.DatetimeIndex) -> pd.DataFrame
     return frame
 
 
-def _read_body(text: str, n_fields: int, ts_pos: int, as_text: bool) -> pd.DataFrame | None:
+def _read_body(
+    text: str, n_fields: int, ts_pos: int, as_text: bool, engine: str = "c"
+) -> pd.DataFrame | None:
     """The data rows, columns numbered 0.. and row k on file line k + 2.
 
     as_text: every cell a stripped string ("" when blank or missing); else numbers
@@ -353,7 +329,7 @@ def _read_body(text: str, n_fields: int, ts_pos: int, as_text: bool) -> pd.DataF
             keep_default_na=False,
             na_filter=False,
             skip_blank_lines=False,
-            engine="c",
+            engine=engine,
         )
         table = table.iloc[1:]
         table.index = table.index - 1
