@@ -27,7 +27,8 @@ HOST (a hash of the host name), PID and START (the writer's process id and start
 tell a later writer whether the process that made a sibling is gone: at each write, the
 ``.NAME.tmp-*``, ``.NAME.old-*``, ``.NAME.link-*`` and unlinked ``.NAME.v-*`` siblings of
 dead writers on this host are removed. A live writer's siblings, and those of other
-hosts, are left alone.
+hosts, are left alone. Where liveness cannot be asked safely (Windows, untested), no
+sibling counts as dead.
 
 Only what is ours is replaced: ``--out`` must be absent, an empty folder, a run folder
 (it has a ``summary.json``) or a link this module wrote. ``check_target`` says so, and
@@ -104,6 +105,8 @@ def _alive(pid: int, start: int) -> bool:
     later process, which then has another start time."""
     if pid <= 0:
         return False
+    if os.name != "posix":
+        return True  # Windows' os.kill(pid, 0) terminates the process; nothing to ask
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -191,7 +194,7 @@ def _not_ours(path: Path, name: str) -> str | None:
 
 def _why_unwritable(path: Path) -> str:
     try:
-        if os.statvfs(path).f_flag & os.ST_RDONLY:
+        if hasattr(os, "statvfs") and os.statvfs(path).f_flag & os.ST_RDONLY:
             return "on a read-only file system"
     except OSError:
         pass
@@ -305,6 +308,8 @@ def _swap_mode(out: Path) -> str:
 
 
 def _fsync(path: Path) -> None:
+    if os.name != "posix" and path.is_dir():
+        return  # Windows cannot open a folder to fsync it
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
