@@ -381,8 +381,8 @@ def test_an_immutable_run_folder_is_refused_and_a_forced_write_leaves_nothing(tm
         with pytest.raises(RunFolderError) as exc:
             check_target(out)
         assert str(exc.value) == (
-            f"{out}: the run in it cannot be replaced: the folder is not writable by this "
-            "process (permissions or an immutable attribute); choose another --out")
+            f"{out}: cannot be replaced: the folder is not writable by this process "
+            "(permissions or an immutable attribute); choose another --out")
         # past the check (as if made immutable during the solve): the swap fails, and
         # neither the staging folder nor an .old- folder stays behind
         monkeypatch.setattr(writer, "check_target", lambda out_dir: Path(out_dir).absolute())
@@ -451,8 +451,8 @@ def test_a_folder_the_user_may_not_write_is_refused(tmp_path, monkeypatch):
     with pytest.raises(RunFolderError) as exc:
         check_target(out)
     assert str(exc.value) == (
-        f"{out}: the run in it cannot be replaced: the folder is not writable by this "
-        "process (permissions or an immutable attribute); choose another --out")
+        f"{out}: cannot be replaced: the folder is not writable by this process "
+        "(permissions or an immutable attribute); choose another --out")
 
 
 if __name__ == "__main__":

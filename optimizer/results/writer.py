@@ -239,8 +239,8 @@ def check_target(out_dir: str | Path) -> Path:
             raise RunFolderError(f"{out_dir}: is a mount point, which cannot be replaced "
                                  "by a rename; choose a folder inside it as --out")
         if not os.access(out, os.W_OK | os.X_OK):
-            raise RunFolderError(f"{out_dir}: the run in it cannot be replaced: the folder "
-                                 f"is {_why_unwritable(out)}; choose another --out")
+            raise RunFolderError(f"{out_dir}: cannot be replaced: the folder is "
+                                 f"{_why_unwritable(out)}; choose another --out")
     return out
 
 
