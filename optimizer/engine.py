@@ -1,0 +1,173 @@
+"""Many independent solves on dask.distributed: a ``LocalCluster`` of processes sized to
+the cores by default, an existing scheduler by address (``tcp://HOST:PORT``) unchanged.
+
+Sweeps and nightly batches run on it. Each task is one scenario or one instance, so a
+worker that dies costs that task only: the scheduler retries it once on another worker
+(``distributed.scheduler.allowed-failures``), then reports it failed; a worker holds one
+task at a time (``worker-saturation`` 1), so no queued task dies with it. Tasks are
+submitted in the order given: callers order scenarios by model structure, and each worker
+keeps the models it built (a per-process cache), so consecutive scenarios of one structure
+re-solve a kept model. Results come back as they finish, so the caller writes every
+finished row at once.
+
+Starting a cluster on several machines (the same Python environment on each)::
+
+    dask scheduler --port 8786                              # on the head node
+    dask worker tcp://HEAD:8786 --nworkers 8 --nthreads 1   # on every compute node
+    hashpivot sweep ... --scheduler tcp://HEAD:8786
+
+One thread per worker: each solve runs HiGHS with ``threads=1`` (its MIP search is
+serial, and workers sharing a machine should not compete for cores).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+RETRIES = 1  # a task whose worker dies is run once more, then reported failed
+
+
+@dataclass
+class Outcome:
+    """One finished task: its value, or why it failed (a sentence)."""
+
+    key: str
+    value: object = None
+    error: str = ""
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+def usable_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class Engine:
+    """``with Engine(workers=2) as engine: for outcome in engine.run(fn, tasks): ...``"""
+
+    def __init__(self, workers: int | None = None, scheduler: str | None = None,
+                 retries: int = RETRIES):
+        self.n_workers = workers
+        self.scheduler = scheduler
+        self.retries = retries
+        self.client = None
+        self.cluster = None
+        self._config = None
+
+    def __enter__(self) -> Engine:
+        import dask
+        from distributed import Client, LocalCluster
+
+        # the scheduler reads it when it starts: set before the LocalCluster exists (an
+        # external scheduler keeps its own setting; dask's default is 3 retries)
+        # one task at a time per worker (no queue on the worker): a worker that dies takes
+        # only the task it was running with it
+        self._config = dask.config.set({"distributed.scheduler.allowed-failures": self.retries,
+                                        "distributed.scheduler.worker-saturation": 1.0,
+                                        "distributed.worker.daemon": False})
+        self._config.__enter__()
+        if self.scheduler:
+            self.client = Client(self.scheduler, timeout="30s")
+        else:
+            n = self.n_workers or usable_cores()
+            self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                        dashboard_address=None, silence_logs=logging.CRITICAL)
+            self.client = Client(self.cluster)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if self.client is not None:
+                self.client.close()
+            if self.cluster is not None:
+                self.cluster.close()
+        finally:
+            if self._config is not None:
+                self._config.__exit__(None, None, None)
+
+    @property
+    def worker_addresses(self) -> list[str]:
+        return sorted(self.client.scheduler_info()["workers"])
+
+    def run(self, fn: Callable, tasks: Iterable[tuple[str, tuple]]) -> Iterator[Outcome]:
+        """Run ``fn(*args)`` for every ``(key, args)``, in this order; yield an Outcome
+        as each finishes."""
+        from distributed import as_completed
+
+        futures = {}
+        started = time.perf_counter()
+        for key, args in tasks:
+            fut = self.client.submit(fn, *args, key=f"hashpivot-{key}-{time.time_ns()}",
+                                     pure=False)
+            futures[fut] = key
+        for fut in as_completed(futures):
+            key = futures.pop(fut)
+            try:
+                value = fut.result()
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a row
+                yield Outcome(key, error=describe(exc), seconds=time.perf_counter() - started)
+            else:
+                yield Outcome(key, value=value, seconds=time.perf_counter() - started)
+            finally:
+                fut.release()
+
+
+def describe(exc: BaseException) -> str:
+    name = type(exc).__name__
+    if name == "KilledWorker":
+        return ("the worker process died while solving it, twice (killed, or out of "
+                "memory); it was retried once on another worker")
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{name}: {text}"[:500]
+
+
+class Progress:
+    """A Rich progress bar (count, ETA, failures so far), or one line per finished item
+    for cron logs (``quiet``)."""
+
+    def __init__(self, total: int, label: str, quiet: bool = False, console=None):
+        from rich.console import Console
+
+        self.console = console or Console(stderr=True, soft_wrap=True, highlight=False)
+        self.quiet = quiet or not self.console.is_terminal
+        self.total, self.done, self.failed = total, 0, 0
+        self.label = label
+        self._bar = None
+        if not self.quiet:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress,
+                                       TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+
+            self._bar = RichProgress(TextColumn("{task.description}"), BarColumn(),
+                                     MofNCompleteColumn(), TextColumn("failed {task.fields[failed]}"),
+                                     TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                                     console=self.console, transient=True)
+            self._task = self._bar.add_task(label, total=total, failed=0)
+
+    def __enter__(self) -> Progress:
+        if self._bar is not None:
+            self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+    def advance(self, line: str, ok: bool) -> None:
+        self.done += 1
+        self.failed += 0 if ok else 1
+        if self._bar is not None:
+            self._bar.update(self._task, advance=1, failed=self.failed)
+            if not ok:
+                self._bar.console.print(line, markup=False)
+        else:
+            self.console.print(f"[{self.done}/{self.total}] {line}", markup=False)
