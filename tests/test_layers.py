@@ -25,9 +25,11 @@ LAYERS = [
     ["optimizer.results"],
     ["optimizer.check"],
     ["optimizer.pipeline"],
+    ["optimizer.engine"],
+    ["optimizer.sweep", "optimizer.batch"],
     ["optimizer.api"],
-    ["optimizer.engine", "optimizer.sweep", "optimizer.batch", "optimizer.plots",
-     "optimizer.report"],
+    ["optimizer.plots"],
+    ["optimizer.report"],
     ["optimizer.cli", "optimizer.__main__"],
 ]
 # the checker recomputes everything from a run folder: only the instance layer below it
