@@ -510,7 +510,7 @@ CASES = [
         "missing required key",
     ),
     ("periods-string", "horizon.periods", "twelve", "horizon.periods", "expected a whole number"),
-    ("periods-fraction", "horizon.periods", 2.5, "horizon.periods", "expected a whole number"),
+    ("periods-fraction", "horizon.periods", 2.5, "horizon.periods", "must be a whole number"),
     ("bool-as-number", "sites[0].aux_load_mw", True, "sites[0].aux_load_mw", "expected a number"),
     ("string-as-number", "market.pool_fee", "0.02", "market.pool_fee", "expected a number"),
     ("nan", "sites[0].cooling.air.pue", float("nan"), "sites[0].cooling.air.pue", "finite"),
@@ -700,10 +700,10 @@ CASES = [
     # windows
     (
         "window-empty",
-        "contracts[0].start_period",
-        2,
         "contracts[0].end_period",
-        "greater than start_period",
+        0,
+        "contracts[0].end_period",
+        "greater than start_period (0)",
     ),
     (
         "window-reversed",
@@ -715,9 +715,17 @@ CASES = [
     (
         "window-beyond",
         "leases[0].end_period",
-        3,
+        403,
         "leases[0].end_period",
-        "at most horizon.periods = 2",
+        "at most horizon.periods + 400 = 402",
+    ),
+    (
+        "window-contract-beyond",
+        "contracts[0].end_period",
+        403,
+        "contracts[0].end_period",
+        "beyond the horizon tail: end_period (exclusive) must be at most "
+        "horizon.periods + 400 = 402",
     ),
     ("window-ppa-beyond", "ppas[2].end_period", 5, "ppas[2].end_period", "beyond the horizon"),
     ("window-negative", "ppas[0].start_period", -1, "ppas[0].start_period", ">= 0"),
@@ -1193,7 +1201,7 @@ def test_several_problems_at_once(tmp_path):
     data["sites"][0]["grid"]["import_limt_mw"] = 3
     data["contracts"][0]["site"] = "elsewhere"
     data["gpu_products"][0]["capex_usd"] = [1, 2, 3]
-    data["leases"][0]["end_period"] = 9
+    data["leases"][0]["end_period"] = 999
     data["ppas"][1]["take_or_pay"] = True
     data["ppas"][0]["profile_column"] = "nope"
     problems = problems_of(tmp_path, data)
@@ -1783,10 +1791,7 @@ def _paths(node, prefix=()):
 BASE_PATHS = list(_paths(base()))[1:]
 
 
-@FUZZ
-@given(st.sampled_from(BASE_PATHS), structures | st.just(DELETE), st.integers(0, 3))
-def test_fuzz_mutated_base(fuzz_dir, path, value, extra):
-    data = base()
+def _load_mutated(folder: Path, data: dict, path: tuple, value) -> None:
     node = data
     for k in path[:-1]:
         node = node[k]
@@ -1795,7 +1800,7 @@ def test_fuzz_mutated_base(fuzz_dir, path, value, extra):
     else:
         node[path[-1]] = value
     try:
-        inst = Instance.from_dict(data, fuzz_dir)
+        inst = Instance.from_dict(data, folder)
     except InstanceError as e:
         assert e.problems
         for p in e.problems:
@@ -1804,3 +1809,489 @@ def test_fuzz_mutated_base(fuzz_dir, path, value, extra):
             str(p)
     else:
         assert len(inst.series) == len(inst.horizon.hours())
+
+
+@FUZZ
+@given(st.sampled_from(BASE_PATHS), structures | st.just(DELETE), st.integers(0, 3))
+def test_fuzz_mutated_base(fuzz_dir, path, value, extra):
+    _load_mutated(fuzz_dir, base(), path, value)
+
+
+# --------------------------------------------------------------------------- deal terms (deals.md)
+
+
+def deals() -> dict:
+    """base() with every deal-term key of deals.md at a valid value. Links: lab-a <-> tenant-b
+    (a cycle) and lab-b -> lab-a (a chain); every contract and lease is optional."""
+    data = base()
+    site = data["sites"][0]
+    site["fleet"][0]["terminal_usd_per_unit"] = 150
+    site["halls"]["conversion"]["residual_at_period"] = 2
+    site["halls"]["ai_build"] = {
+        "block_mw": 20,
+        "capex_usd_per_block": 6.0e7,
+        "lead_periods": 1,
+        "max_blocks": 4,
+        "life_years": 25,
+        "residual_at_period": 402,
+    }
+    site["grid"]["upgrades"][0]["residual_at_period"] = 10
+    site["cooling"]["upgrades"][0]["residual_at_period"] = 2
+    data["gpu_products"][0]["residual_at_period"] = 40
+    data["contracts"][0].update(
+        price_usd_per_gpu_hour=[2.1, 2.2],
+        upfront_usd=-5.0e5,
+        opex_usd_per_gpu_hour=0.4,
+        end_period=40,
+        linked_to="tenant-b",
+    )
+    data["contracts"].append(
+        {
+            "id": "lab-b",
+            "site": "rockdale",
+            "product": "h100-hgx",
+            "units": 2,
+            "price_usd_per_gpu_hour": 2.5,
+            "start_period": 1,
+            "end_period": 2,
+            "optional": True,
+            "linked_to": "lab-a",
+        }
+    )
+    data["leases"][0].update(
+        price_usd_per_kw_month=[130, 135],
+        energy_rate_usd_per_mwh={"column": "spot", "scale": 1.1},
+        escalator_per_year=0.03,
+        opex_usd_per_kw_month=12.5,
+        upfront_usd=2.0e6,
+        end_period=402,
+        optional=True,
+        linked_to="lab-a",
+    )
+    data["asic_products"] = [
+        {
+            "id": "s21xp",
+            "hashrate_th": 270,
+            "power_kw": 3.645,
+            "cooling": "air",
+            "capex_usd": [5200, 5000],
+            "lead_periods": 1,
+            "life_years": 4,
+            "max_units_per_period": 30000.5,
+            "opex_usd_per_mwh": 3.0,
+        }
+    ]
+    data["financing"] = [
+        {
+            "id": "hyperscaler-debt",
+            "applies_to": ["conversion", "ai_build", "gpu"],
+            "sites": ["rockdale"],
+            "loan_to_cost": 0.85,
+            "rate": 0.07,
+            "tenor_years": 10.0,
+        },
+        {
+            "id": "equipment",
+            "applies_to": ["asic", "grid_upgrade", "cooling_upgrade"],
+            "loan_to_cost": 0.5,
+            "rate": 0,
+            "tenor_years": 3,
+        },
+    ]
+    data["taxes"] = {"rate": 0.21, "depreciation_years": {"gpu": 5, "asic": 3, "conversion": 15}}
+    return data
+
+
+def test_deal_keys_default_to_todays_meaning(tmp_path):
+    """An instance without the new keys validates to the values it had before them."""
+    inst = load_instance(write_case(tmp_path, base()))
+    c, lease, site = inst.contracts[0], inst.leases[0], inst.sites[0]
+    assert c.price_usd_per_gpu_hour == 2.1 and isinstance(c.price_usd_per_gpu_hour, float)
+    assert (c.upfront_usd, c.linked_to, c.opex_usd_per_gpu_hour) == (0.0, None, 0.0)
+    assert lease.price_usd_per_kw_month == 130.0 and isinstance(lease.price_usd_per_kw_month, float)
+    assert lease.energy_rate_usd_per_mwh == 0.0
+    assert (lease.escalator_per_year, lease.opex_usd_per_kw_month, lease.upfront_usd) == (0, 0, 0)
+    assert lease.linked_to is None
+    assert [f.terminal_usd_per_unit for f in site.fleet] == [0.0, 0.0]
+    assert site.halls.ai_build is None and site.halls.conversion.residual_at_period is None
+    assert site.grid.upgrades[0].residual_at_period is None
+    assert site.cooling.upgrades[0].residual_at_period is None
+    assert inst.gpu_products[0].residual_at_period is None
+    assert (inst.asic_products, inst.financing, inst.taxes) == ([], [], None)
+
+
+@pytest.mark.parametrize("name", ["quickstart", "permian-1y", "portfolio-3y"])
+def test_bundled_instances_still_validate(name):
+    root = Path(__file__).resolve().parent.parent / "instances"
+    inst = load_instance(root / name / "instance.yaml")
+    assert (inst.asic_products, inst.financing, inst.taxes) == ([], [], None)
+
+
+def test_deal_keys_valid_values_and_types(tmp_path):
+    inst = load_instance(write_case(tmp_path, deals()))
+    lab_a, lab_b = inst.contracts
+    assert lab_a.price_usd_per_gpu_hour == [2.1, 2.2] and lab_b.price_usd_per_gpu_hour == 2.5
+    assert (lab_a.upfront_usd, lab_a.opex_usd_per_gpu_hour, lab_a.end_period) == (-5.0e5, 0.4, 40)
+    assert (lab_a.linked_to, lab_b.linked_to) == ("tenant-b", "lab-a")
+    lease = inst.leases[0]
+    assert lease.price_usd_per_kw_month == [130.0, 135.0]
+    assert all(isinstance(x, float) for x in lease.price_usd_per_kw_month)
+    assert lease.energy_rate_usd_per_mwh == ColumnRef(column="spot", scale=1.1)
+    assert (lease.escalator_per_year, lease.opex_usd_per_kw_month, lease.upfront_usd) == (
+        0.03,
+        12.5,
+        2.0e6,
+    )
+    assert (lease.end_period, lease.linked_to) == (402, "lab-a")  # periods + 400 is allowed
+    site = inst.sites[0]
+    assert site.fleet[0].terminal_usd_per_unit == 150.0
+    assert site.halls.ai_build.block_mw == 20.0 and site.halls.ai_build.residual_at_period == 402
+    assert site.halls.conversion.residual_at_period == 2  # = periods is allowed
+    assert site.grid.upgrades[0].residual_at_period == 10
+    assert inst.gpu_products[0].residual_at_period == 40
+    (asic,) = inst.asic_products
+    assert asic.capex_usd == [5200.0, 5000.0] and asic.max_units_per_period == 30000.5
+    assert (asic.opex_usd_per_mwh, asic.lead_periods, asic.life_years) == (3.0, 1, 4.0)
+    debt, equipment = inst.financing
+    assert debt.tenor_years == 10 and isinstance(debt.tenor_years, int)  # 10.0 is whole
+    assert debt.sites == ["rockdale"] and equipment.sites is None
+    assert equipment.applies_to == ["asic", "grid_upgrade", "cooling_upgrade"]
+    assert inst.taxes.rate == 0.21
+    assert inst.taxes.depreciation_years == {"gpu": 5, "asic": 3, "conversion": 15}
+    again = Instance.from_dict(inst.model_dump(mode="json", exclude_none=True), tmp_path)
+    assert again.model_dump() == inst.model_dump()
+
+
+def test_deal_keys_in_json_schema():
+    schema = Instance.model_json_schema()
+    assert {"asic_products", "financing", "taxes"} <= set(schema["properties"])
+    defs = schema["$defs"]
+    assert {"AiBuild", "AsicProduct", "Financing", "Taxes"} <= set(defs)
+    assert {"upfront_usd", "linked_to", "opex_usd_per_gpu_hour"} <= set(
+        defs["Contract"]["properties"]
+    )
+    assert {"escalator_per_year", "opex_usd_per_kw_month", "upfront_usd", "linked_to"} <= set(
+        defs["Lease"]["properties"]
+    )
+    assert "residual_at_period" in defs["AiBuild"]["properties"]
+    for model in ("Conversion", "GridUpgrade", "CoolingUpgrade", "GpuProduct"):
+        assert "residual_at_period" in defs[model]["properties"], model
+    assert "terminal_usd_per_unit" in defs["Fleet"]["properties"]
+
+
+RESIDUAL = "must be between horizon.periods = 2 and horizon.periods + 400 = 402"
+START = "must be less than horizon.periods = 2: a deal starts inside the horizon"
+
+DEAL_CASES = [
+    # contracts
+    (
+        "c-price-len",
+        "contracts[0].price_usd_per_gpu_hour",
+        [2.0],
+        None,
+        "1 values but horizon.periods is 2",
+    ),
+    (
+        "c-price-item",
+        "contracts[0].price_usd_per_gpu_hour",
+        [2.0, -1],
+        "contracts[0].price_usd_per_gpu_hour[1]",
+        "must be >= 0",
+    ),
+    (
+        "c-price-column",
+        "contracts[0].price_usd_per_gpu_hour",
+        {"column": "spot"},
+        None,
+        PER_PERIOD_MESSAGE,
+    ),
+    ("c-upfront-type", "contracts[0].upfront_usd", "a lot", None, "expected a number"),
+    ("c-upfront-inf", "contracts[0].upfront_usd", float("inf"), None, "must be a finite number"),
+    ("c-opex", "contracts[0].opex_usd_per_gpu_hour", -0.1, None, "must be >= 0"),
+    ("c-link-empty", "contracts[0].linked_to", "", None, "must not be empty"),
+    ("c-link-type", "contracts[0].linked_to", 7, None, "expected a string"),
+    ("c-start", "contracts[0].start_period", 2, None, START),
+    ("c-end", "contracts[0].end_period", 403, None, "must be at most horizon.periods + 400 = 402"),
+    ("c-unknown", "contracts[0].upfront", 1, None, "did you mean 'upfront_usd'"),
+    # leases
+    (
+        "l-price-len",
+        "leases[0].price_usd_per_kw_month",
+        [1, 2, 3],
+        None,
+        "3 values but horizon.periods is 2",
+    ),
+    ("l-price-neg", "leases[0].price_usd_per_kw_month", -1, None, "must be >= 0"),
+    (
+        "l-energy-column",
+        "leases[0].energy_rate_usd_per_mwh",
+        {"column": "lmp"},
+        None,
+        "column 'lmp' must be >= 0 in every hour of the horizon",
+    ),
+    (
+        "l-energy-unknown",
+        "leases[0].energy_rate_usd_per_mwh",
+        {"column": "lz_west"},
+        "leases[0].energy_rate_usd_per_mwh.column",
+        "unknown series column 'lz_west'",
+    ),
+    ("l-energy-kind", "leases[0].energy_rate_usd_per_mwh", "grid", None, HOURLY_MESSAGE),
+    (
+        "l-energy-neg",
+        "leases[0].energy_rate_usd_per_mwh",
+        [1.0, -1.0],
+        "leases[0].energy_rate_usd_per_mwh[1]",
+        "must be >= 0",
+    ),
+    ("l-escalator", "leases[0].escalator_per_year", -0.01, None, "must be >= 0"),
+    ("l-opex", "leases[0].opex_usd_per_kw_month", -1, None, "must be >= 0"),
+    ("l-upfront", "leases[0].upfront_usd", None, None, "expected a number"),
+    ("l-link-type", "leases[0].linked_to", ["lab-a"], None, "expected a string"),
+    ("l-start", "leases[0].start_period", 5, None, START),
+    ("l-end", "leases[0].end_period", 1000, None, "beyond the horizon tail"),
+    (
+        "ppa-end",
+        "ppas[0].end_period",
+        3,
+        None,
+        "beyond the horizon: end_period (exclusive) must be at most horizon.periods = 2",
+    ),
+    # fleet, halls, residual values
+    ("terminal", "sites[0].fleet[0].terminal_usd_per_unit", -1, None, "must be >= 0"),
+    ("ai-build-missing", "sites[0].halls.ai_build.block_mw", DELETE, None, "missing required key"),
+    ("ai-build-unknown", "sites[0].halls.ai_build.blocks", 3, None, "did you mean 'max_blocks'"),
+    ("ai-build-type", "sites[0].halls.ai_build", 20, None, "expected a mapping"),
+    ("ai-build-life", "sites[0].halls.ai_build.life_years", 0, None, "must be > 0"),
+    ("residual-ai-build-high", "sites[0].halls.ai_build.residual_at_period", 403, None, RESIDUAL),
+    ("residual-conversion-low", "sites[0].halls.conversion.residual_at_period", 1, None, RESIDUAL),
+    ("residual-grid", "sites[0].grid.upgrades[0].residual_at_period", 0, None, RESIDUAL),
+    ("residual-cooling", "sites[0].cooling.upgrades[0].residual_at_period", 500, None, RESIDUAL),
+    ("residual-product", "gpu_products[0].residual_at_period", -1, None, RESIDUAL),
+    (
+        "residual-fraction",
+        "gpu_products[0].residual_at_period",
+        2.5,
+        None,
+        "must be a whole number",
+    ),
+    # asic_products
+    ("asic-slug", "asic_products[0].id", "S21", None, "must be a slug"),
+    ("asic-hashrate", "asic_products[0].hashrate_th", 0, None, "must be > 0"),
+    ("asic-power", "asic_products[0].power_kw", -3, None, "must be > 0"),
+    (
+        "asic-cooling",
+        "asic_products[0].cooling",
+        "immersion",
+        None,
+        "expected one of 'air' or 'liquid'",
+    ),
+    (
+        "asic-capex-len",
+        "asic_products[0].capex_usd",
+        [1, 2, 3],
+        None,
+        "3 values but horizon.periods is 2",
+    ),
+    ("asic-capex-neg", "asic_products[0].capex_usd", -1, None, "must be >= 0"),
+    ("asic-lead", "asic_products[0].lead_periods", 0.5, None, "must be a whole number"),
+    ("asic-life", "asic_products[0].life_years", 0, None, "must be > 0"),
+    ("asic-max-units", "asic_products[0].max_units_per_period", -1, None, "must be >= 0"),
+    ("asic-opex", "asic_products[0].opex_usd_per_mwh", -1, None, "must be >= 0"),
+    ("asic-missing", "asic_products[0].capex_usd", DELETE, None, "missing required key"),
+    ("asic-list", "asic_products", {"id": "s21"}, None, "expected a list"),
+    # financing
+    ("fin-empty", "financing[0].applies_to", [], None, "must have at least 1 item(s)"),
+    (
+        "fin-twice",
+        "financing[0].applies_to",
+        ["gpu", "conversion", "gpu"],
+        "financing[0].applies_to[2]",
+        "listed twice (first at [0])",
+    ),
+    (
+        "fin-kind",
+        "financing[0].applies_to",
+        ["gpu", "solar"],
+        "financing[0].applies_to[1]",
+        "expected one of 'gpu', 'asic', 'conversion', 'ai_build', 'grid_upgrade' or "
+        "'cooling_upgrade'",
+    ),
+    (
+        "fin-site",
+        "financing[0].sites",
+        ["rockdale", "nowhere"],
+        "financing[0].sites[1]",
+        "unknown site 'nowhere' (sites: rockdale)",
+    ),
+    ("fin-sites-empty", "financing[0].sites", [], None, "must have at least 1 item(s)"),
+    (
+        "fin-sites-twice",
+        "financing[0].sites",
+        ["rockdale", "rockdale"],
+        "financing[0].sites[1]",
+        "listed twice",
+    ),
+    ("fin-ltc", "financing[0].loan_to_cost", 1.5, None, "must be <= 1"),
+    ("fin-rate", "financing[0].rate", -0.1, None, "must be >= 0"),
+    ("fin-tenor-fraction", "financing[0].tenor_years", 10.5, None, "must be a whole number"),
+    ("fin-tenor-zero", "financing[0].tenor_years", 0, None, "must be >= 1"),
+    ("fin-tenor-string", "financing[0].tenor_years", "10", None, "expected a whole number"),
+    ("fin-slug", "financing[1].id", "Equipment", None, "must be a slug"),
+    (
+        "fin-dup",
+        "financing[1].id",
+        "hyperscaler-debt",
+        None,
+        "duplicate financing id 'hyperscaler-debt' (first at financing[0].id)",
+    ),
+    ("fin-missing", "financing[0].loan_to_cost", DELETE, None, "missing required key"),
+    # taxes
+    ("tax-rate", "taxes.rate", 1.5, None, "must be <= 1"),
+    ("tax-missing-rate", "taxes.rate", DELETE, None, "missing required key"),
+    (
+        "tax-kind",
+        "taxes.depreciation_years",
+        {"gpu": 5, "solar": 20},
+        "taxes.depreciation_years.solar",
+        "unknown key 'solar': expected one of 'gpu', 'asic'",
+    ),
+    (
+        "tax-years-fraction",
+        "taxes.depreciation_years",
+        {"gpu": 2.5},
+        "taxes.depreciation_years.gpu",
+        "must be a whole number",
+    ),
+    (
+        "tax-years-zero",
+        "taxes.depreciation_years",
+        {"gpu": 0},
+        "taxes.depreciation_years.gpu",
+        "must be >= 1",
+    ),
+    ("tax-unknown", "taxes.depreciation", {}, None, "did you mean 'depreciation_years'"),
+    # linked deals
+    (
+        "link-unknown",
+        "contracts[0].linked_to",
+        "nobody",
+        None,
+        "unknown deal 'nobody': not the id of a contract or a lease "
+        "(contracts: lab-a, lab-b; leases: tenant-b)",
+    ),
+    ("link-self", "contracts[1].linked_to", "lab-b", None, "a deal cannot be linked to itself"),
+    (
+        "link-self-lease",
+        "leases[0].linked_to",
+        "tenant-b",
+        None,
+        "a deal cannot be linked to itself",
+    ),
+    (
+        "link-own-not-optional",
+        "contracts[1].optional",
+        False,
+        "contracts[1].linked_to",
+        "contract 'lab-b' is not optional: only optional deals can be linked (set optional: true)",
+    ),
+    (
+        "link-target-not-optional",
+        "leases[0].optional",
+        False,
+        "contracts[0].linked_to",
+        "lease 'tenant-b' is not optional: only optional deals can be linked",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "path,value,expected_path,fragment",
+    [c[1:] for c in DEAL_CASES],
+    ids=[c[0] for c in DEAL_CASES],
+)
+def test_deal_rule(tmp_path, path, value, expected_path, fragment):
+    problems = problems_of(tmp_path, mutate(deals(), path, value))
+    problem = at(problems, expected_path or path)
+    assert fragment in problem.message, str(problem)
+
+
+def test_deal_case_ids_unique():
+    ids = [c[0] for c in DEAL_CASES]
+    assert len(ids) == len(set(ids))
+
+
+def test_deal_problem_values(tmp_path):
+    """Each problem carries the offending value (printed as 'got ...')."""
+    problems = problems_of(tmp_path, mutate(deals(), "contracts[0].linked_to", "nobody"))
+    assert at(problems, "contracts[0].linked_to").value == "nobody"
+    problems = problems_of(tmp_path, mutate(deals(), "financing[0].tenor_years", 10.5))
+    assert str(at(problems, "financing[0].tenor_years")).endswith(
+        "financing[0].tenor_years: must be a whole number (got 10.5)"
+    )
+    problems = problems_of(tmp_path, mutate(deals(), "taxes.depreciation_years", {"solar": 20}))
+    assert at(problems, "taxes.depreciation_years.solar").value == "solar"
+
+
+def test_link_target_not_optional_names_the_target(tmp_path):
+    """lab-a is the target of lab-b and of tenant-b, and links tenant-b itself: three deals
+    name it, and each problem says that it is lab-a that is not optional."""
+    problems = problems_of(tmp_path, mutate(deals(), "contracts[0].optional", False))
+    message = "contract 'lab-a' is not optional: only optional deals can be linked"
+    linked = [p for p in problems if p.path.endswith("linked_to")]
+    assert sorted(p.path for p in linked) == [
+        "contracts[0].linked_to",
+        "contracts[1].linked_to",
+        "leases[0].linked_to",
+    ]
+    assert all(message in p.message for p in linked), linked
+
+
+def test_link_to_an_id_of_both_a_contract_and_a_lease(tmp_path):
+    data = mutate(deals(), "leases[0].id", "lab-b")
+    data = mutate(data, "contracts[0].linked_to", "lab-b")
+    p = at(problems_of(tmp_path, data), "contracts[0].linked_to")
+    assert p.message == (
+        "'lab-b' is the id of a contract and of a lease: linked_to cannot tell which; "
+        "give them different ids"
+    )
+
+
+def test_links_may_chain_and_cycle(tmp_path):
+    data = deals()
+    data["contracts"][1]["linked_to"] = "tenant-b"  # lab-b -> tenant-b -> lab-a -> tenant-b
+    inst = load_instance(write_case(tmp_path, data))
+    assert [c.linked_to for c in inst.contracts] == ["tenant-b", "tenant-b"]
+
+
+def test_financing_overlap_names_kind_site_and_first(tmp_path):
+    data = mutate(deals(), "financing[1].applies_to", ["asic", "gpu"])  # every site
+    p = at(problems_of(tmp_path, data), "financing[1].applies_to")
+    assert p.message == (
+        "financing 'equipment' applies to gpu at site 'rockdale', already financed by "
+        "'hyperscaler-debt': at most one financing may apply to a kind at a site"
+    )
+
+
+def test_financing_on_different_sites_or_kinds_is_fine(tmp_path):
+    data = deals()
+    data["sites"].append(copy.deepcopy(data["sites"][0]))
+    data["sites"][1]["id"] = "odessa"
+    data["sites"][1]["gpus"] = []
+    data["financing"][1]["applies_to"] = ["gpu", "asic"]
+    data["financing"][1]["sites"] = ["odessa"]
+    inst = load_instance(write_case(tmp_path, data))
+    assert [f.sites for f in inst.financing] == [["rockdale"], ["odessa"]]
+    data["financing"][1]["sites"] = None  # every site: gpu at rockdale is financed twice
+    p = at(problems_of(tmp_path, data), "financing[1].applies_to")
+    assert "applies to gpu at site 'rockdale', already financed by 'hyperscaler-debt'" in p.message
+
+
+DEAL_PATHS = list(_paths(deals()))[1:]
+DEAL_VALUES = st.sampled_from(["lab-a", "tenant-b", "rockdale", "gpu", 402, 403, ["gpu", "gpu"]])
+
+
+@FUZZ
+@given(st.sampled_from(DEAL_PATHS), structures | DEAL_VALUES | st.just(DELETE))
+def test_fuzz_mutated_deals(fuzz_dir, path, value):
+    _load_mutated(fuzz_dir, deals(), path, value)

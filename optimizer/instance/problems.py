@@ -145,7 +145,7 @@ MESSAGES = {
     "float_parsing": "expected a number",
     "int_type": "expected a whole number",
     "int_parsing": "expected a whole number",
-    "int_from_float": "expected a whole number",
+    "int_from_float": "must be a whole number",
     "finite_number": "must be a finite number",
     "bool_type": "expected true or false",
     "bool_parsing": "expected true or false",
@@ -227,6 +227,8 @@ def problems_from_validation(
             continue
         if kind == "extra_forbidden":
             message = _unknown_key(root, loc)
+        elif kind == "literal_error" and err["loc"][-1:] == ("[key]",):
+            message = f"unknown key {safe_repr(loc[-1])}: expected one of {err['ctx']['expected']}"
         elif kind in MESSAGES:
             ctx = {k: _g(v) for k, v in (err.get("ctx") or {}).items()}
             message = MESSAGES[kind].format(**ctx)

@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Optional
 
 import pandas as pd
+from annotated_types import MinLen
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -44,8 +46,10 @@ from .problems import (
     Loc,
     Problem,
     format_path,
+    listing,
     problems_from_validation,
     rule_error,
+    safe_repr,
 )
 from .series import read_series
 from .values import (
@@ -54,6 +58,7 @@ from .values import (
     Context,
     CoolingName,
     Keyed,
+    Keys,
     Name,
     SeriesView,
     Slug,
@@ -66,11 +71,13 @@ from .values import (
     integer,
     num,
     per_period,
-    period_end,
+    period,
 )
 
 __all__ = [
+    "AiBuild",
     "Ancillary",
+    "AsicProduct",
     "CoincidentPeak",
     "ColumnRef",
     "Contract",
@@ -78,6 +85,8 @@ __all__ = [
     "Cooling",
     "CoolingType",
     "CoolingUpgrade",
+    "FinancedKind",
+    "Financing",
     "Fleet",
     "GpuProduct",
     "Grid",
@@ -92,6 +101,7 @@ __all__ = [
     "SeriesRef",
     "Site",
     "SiteGpu",
+    "Taxes",
 ]
 
 _Model = StrictModel
@@ -258,6 +268,9 @@ class GridUpgrade(Keyed):
     lead_periods: integer(ge=0)
     max_count: integer(ge=0)
     life_years: num(gt=0)
+    residual_at_period: Optional[period("residual")] = Field(  # noqa: UP045
+        None, description="residual valued at the start of this period; none: horizon.periods"
+    )
 
 
 class Grid(_Model):
@@ -295,6 +308,9 @@ class CoolingUpgrade(Keyed):
     lead_periods: integer(ge=0)
     max_count: integer(ge=0)
     life_years: num(gt=0)
+    residual_at_period: Optional[period("residual")] = Field(  # noqa: UP045
+        None, description="residual valued at the start of this period; none: horizon.periods"
+    )
 
 
 class Cooling(_Model):
@@ -307,17 +323,27 @@ class Cooling(_Model):
 
 
 class Conversion(_Model):
+    """Mining hall -> AI hall, in blocks."""
+
     block_mw: num(gt=0)
     capex_usd_per_block: num(ge=0)
     lead_periods: integer(ge=0)
     max_blocks: integer(ge=0)
     life_years: num(gt=0)
+    residual_at_period: Optional[period("residual")] = Field(  # noqa: UP045
+        None, description="residual valued at the start of this period; none: horizon.periods"
+    )
+
+
+class AiBuild(Conversion):
+    """A new AI hall, in blocks: the keys of ``Conversion``; it takes no mining hall."""
 
 
 class Halls(_Model):
     mining_mw: num(ge=0)
     ai_mw: num(ge=0) = 0.0
     conversion: Optional[Conversion] = None  # noqa: UP045
+    ai_build: Optional[AiBuild] = None  # noqa: UP045
 
 
 class Fleet(Keyed):
@@ -333,6 +359,9 @@ class Fleet(Keyed):
     cooling: CoolingName
     opex_usd_per_mwh: num(ge=0) = 0.0
     salvage_usd_per_unit: per_period(ge=0) = Field(0.0, description="per-period; USD per unit")
+    terminal_usd_per_unit: num(ge=0) = Field(
+        0.0, description="USD per unit still active at the horizon end"
+    )
 
 
 class SiteGpu(Keyed):
@@ -385,6 +414,29 @@ class GpuProduct(Keyed):
     opex_usd_per_unit_year: num(ge=0) = 0.0
     spot_price_usd_per_gpu_hour: hourly(ge=0) = Field(description="hourly; USD per GPU-hour")
     spot_max_utilization: num(ge=0, le=1) = 1.0
+    residual_at_period: Optional[period("residual")] = Field(  # noqa: UP045
+        None, description="residual valued at the start of this period; none: horizon.periods"
+    )
+
+
+class AsicProduct(Keyed):
+    """An ASIC model that can be bought (units are continuous)."""
+
+    NAMESPACE: ClassVar[str] = "asic_products"
+    LIST: ClassVar[tuple[str, ...]] = ("asic_products",)
+    WHAT: ClassVar[str] = "ASIC product id"
+
+    id: Slug
+    hashrate_th: num(gt=0)
+    power_kw: num(gt=0)
+    cooling: CoolingName
+    capex_usd: per_period(ge=0) = Field(description="per-period; USD per unit ordered")
+    lead_periods: integer(ge=0)
+    life_years: num(gt=0)
+    max_units_per_period: Optional[num(ge=0)] = Field(  # noqa: UP045
+        None, description="supply cap on units ordered per period, all sites; none: no cap"
+    )
+    opex_usd_per_mwh: num(ge=0) = 0.0
 
 
 def refer(info: ValidationInfo, key: str, namespace: str, value: Any, what: str) -> None:
@@ -427,17 +479,53 @@ class _Deal(Keyed):
         return _window_problems(self)
 
 
-class Contract(_Deal):
+class _LinkedDeal(_Deal):
+    """Contracts and leases: signed terms that may outlast the horizon and be linked."""
+
+    @field_validator("linked_to", check_fields=False)
+    @classmethod
+    def _link(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and (ctx := context_of(info)) is not None:
+            ctx.keys.note("linked_to", ("linked_to",), value)
+        return value
+
+
+def _linked_to() -> Any:
+    return Field(
+        None, description="id of another optional contract or lease, accepted or declined with it"
+    )
+
+
+def _upfront() -> Any:
+    return Field(
+        0.0, description="USD received at the start of start_period if accepted; < 0: paid"
+    )
+
+
+def _start() -> Any:
+    return Field(description="< horizon.periods")
+
+
+def _end_tail() -> Any:
+    return Field(description="exclusive; at most horizon.periods + 400 (a tail past the horizon)")
+
+
+class Contract(_LinkedDeal):
     NAMESPACE: ClassVar[str] = "contracts"
     LIST: ClassVar[tuple[str, ...]] = ("contracts",)
     WHAT: ClassVar[str] = "contract id"
 
     product: Name
     units: integer(ge=0)
-    price_usd_per_gpu_hour: num(ge=0)
-    start_period: integer(ge=0)
-    end_period: period_end() = Field(description="exclusive, at most horizon.periods")
+    price_usd_per_gpu_hour: per_period(ge=0) = Field(description="per-period; USD per GPU-hour")
+    start_period: period("start", ge=0) = _start()
+    end_period: period("end_tail") = _end_tail()
     optional: StrictBool = False
+    upfront_usd: num() = _upfront()
+    linked_to: Optional[Name] = _linked_to()  # noqa: UP045
+    opex_usd_per_gpu_hour: num(ge=0) = Field(
+        0.0, description="USD per GPU-hour served after the horizon (power, staff, upkeep)"
+    )
 
     @field_validator("product")
     @classmethod
@@ -446,18 +534,28 @@ class Contract(_Deal):
         return value
 
 
-class Lease(_Deal):
+class Lease(_LinkedDeal):
     NAMESPACE: ClassVar[str] = "leases"
     LIST: ClassVar[tuple[str, ...]] = ("leases",)
     WHAT: ClassVar[str] = "lease id"
 
     it_mw: num(ge=0)
     cooling: CoolingName
-    price_usd_per_kw_month: num(ge=0)
-    energy_rate_usd_per_mwh: num(ge=0) = 0.0
-    start_period: integer(ge=0)
-    end_period: period_end() = Field(description="exclusive, at most horizon.periods")
+    price_usd_per_kw_month: per_period(ge=0) = Field(description="per-period; USD per kW-month")
+    energy_rate_usd_per_mwh: hourly(ge=0) = Field(
+        0.0, description="hourly; USD per MWh of the tenant's IT energy"
+    )
+    start_period: period("start", ge=0) = _start()
+    end_period: period("end_tail") = _end_tail()
     optional: StrictBool = False
+    escalator_per_year: num(ge=0) = Field(
+        0.0, description="rent steps up by this fraction on each anniversary of the start"
+    )
+    opex_usd_per_kw_month: num(ge=0) = Field(
+        0.0, description="the operator's own cost of the leased capacity, USD per kW-month"
+    )
+    upfront_usd: num() = _upfront()
+    linked_to: Optional[Name] = _linked_to()  # noqa: UP045
 
 
 class Ppa(_Deal):
@@ -476,7 +574,7 @@ class Ppa(_Deal):
     min_take_fraction: num(ge=0, le=1) = 0.0
     curtailable: StrictBool = True
     start_period: integer(ge=0)
-    end_period: period_end() = Field(description="exclusive, at most horizon.periods")
+    end_period: period("end") = Field(description="exclusive, at most horizon.periods")
     optional: StrictBool = False
 
     @field_validator("profile_column")
@@ -556,6 +654,57 @@ class Ppa(_Deal):
         return problems
 
 
+FinancedKind = Literal["gpu", "asic", "conversion", "ai_build", "grid_upgrade", "cooling_upgrade"]
+
+
+def _distinct(values: list) -> list:
+    first: dict[Any, int] = {}
+    problems = []
+    for i, v in enumerate(values):
+        if v in first:
+            problems.append(((i,), f"listed twice (first at [{first[v]}])", v))
+        first.setdefault(v, i)
+    if problems:
+        raise rule_error(problems)
+    return values
+
+
+class Financing(Keyed):
+    """Project debt on the items of some kinds at some sites."""
+
+    NAMESPACE: ClassVar[str] = "financing"
+    LIST: ClassVar[tuple[str, ...]] = ("financing",)
+    WHAT: ClassVar[str] = "financing id"
+
+    id: Slug
+    applies_to: Annotated[list[FinancedKind], MinLen(1), AfterValidator(_distinct)] = Field(
+        description="kinds of capex items financed"
+    )
+    sites: Optional[Annotated[list[Name], MinLen(1), AfterValidator(_distinct)]] = Field(  # noqa: UP045
+        None, description="site ids; none: every site"
+    )
+    loan_to_cost: num(ge=0, le=1) = Field(description="debt share of an item's price")
+    rate: num(ge=0) = Field(description="annual interest rate")
+    tenor_years: integer(ge=1) = Field(
+        description="level annual instalments, the first a year after the order"
+    )
+
+    @field_validator("sites")
+    @classmethod
+    def _sites(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        if value is not None and (ctx := context_of(info)) is not None:
+            for j, site in enumerate(value):
+                ctx.keys.refer(("sites", j), ("sites",), site, "site")
+        return value
+
+
+class Taxes(_Model):
+    rate: num(ge=0, le=1) = Field(description="on operating income and receipts")
+    depreciation_years: dict[FinancedKind, integer(ge=1)] = Field(
+        default_factory=dict, description="years of straight-line tax depreciation, by kind"
+    )
+
+
 class Instance(_Model):
     """A whole instance. Build it with ``load_instance`` or ``Instance.from_dict``."""
 
@@ -585,12 +734,24 @@ class Instance(_Model):
     contracts: list[Contract] = Field(default_factory=list)
     leases: list[Lease] = Field(default_factory=list)
     ppas: list[Ppa] = Field(default_factory=list)
+    asic_products: list[AsicProduct] = Field(default_factory=list)
+    financing: list[Financing] = Field(default_factory=list)
+    taxes: Optional[Taxes] = Field(None, description="none: no taxes")  # noqa: UP045
 
     _source_path: Optional[Path] = PrivateAttr(default=None)  # noqa: UP045
     _series: Optional[pd.DataFrame] = PrivateAttr(default=None)  # noqa: UP045
     _series_path: Optional[Path] = PrivateAttr(default=None)  # noqa: UP045
 
-    @field_validator("sites", "gpu_products", "contracts", "leases", "ppas", mode="before")
+    @field_validator(
+        "sites",
+        "gpu_products",
+        "contracts",
+        "leases",
+        "ppas",
+        "asic_products",
+        "financing",
+        mode="before",
+    )
     @classmethod
     def _list_of_entries(cls, value: Any, info: ValidationInfo) -> Any:
         # not a list: no entry is read, so references into it cannot be checked
@@ -711,7 +872,7 @@ def _validate(cls: type[Instance], data: Any, base_dir: Path, file_label: str) -
         problems += problems_from_validation(e, file_label, cls)
     problems += [
         Problem(file_label, format_path(path), value, message)
-        for path, message, value in ctx.keys.resolve()
+        for path, message, value in ctx.keys.resolve() + _links(ctx.keys) + _overlaps(ctx.keys)
     ]
     if problems or model is None:
         raise InstanceError(problems)
@@ -721,3 +882,64 @@ def _validate(cls: type[Instance], data: Any, base_dir: Path, file_label: str) -
     else:
         model._series = pd.DataFrame(index=model.horizon.hours())
     return model
+
+
+def _links(keys: Keys) -> list[tuple[Loc, str, Any]]:
+    """linked_to names one other optional contract or lease; the deal itself is optional."""
+    deals = {"contract": keys.known(("contracts",)), "lease": keys.known(("leases",))}
+    if None in deals.values():
+        return []  # an id problem, reported instead
+    out: list[tuple[Loc, str, Any]] = []
+    for path, target in keys.notes["linked_to"]:
+        own = path[:-1]
+        found = [(kind, known[target]) for kind, known in deals.items() if target in known]
+        if not found:
+            ids = "; ".join(f"{k}s: {listing(list(v)) or 'none'}" for k, v in deals.items())
+            message = (
+                f"unknown deal {safe_repr(target)}: not the id of a contract or a lease ({ids})"
+            )
+            out.append((path, message, target))
+        elif len(found) == 2:
+            message = (
+                f"{safe_repr(target)} is the id of a contract and of a lease: linked_to cannot "
+                "tell which; give them different ids"
+            )
+            out.append((path, message, target))
+        elif found[0][1] == own:
+            out.append((path, "a deal cannot be linked to itself", target))
+        else:
+            own_kind = "contract" if own[0] == "contracts" else "lease"
+            for kind, entry in ((own_kind, own), found[0]):
+                key, model = keys.entry(entry)
+                if model is not None and not model.optional:
+                    message = (
+                        f"{kind} {safe_repr(key)} is not optional: only optional deals can be "
+                        "linked (set optional: true)"
+                    )
+                    out.append((path, message, target))
+    return out
+
+
+def _overlaps(keys: Keys) -> list[tuple[Loc, str, Any]]:
+    """At most one financing per (kind, site)."""
+    sites = keys.known(("sites",))
+    if sites is None:
+        return []
+    first: dict[tuple[str, str], str] = {}  # (kind, site) -> id of the financing covering it
+    out: list[tuple[Loc, str, Any]] = []
+    for path in sorted(p for p in keys.models if p[0] == "financing" and len(p) == 2):
+        fin = keys.models[path]
+        clashes: dict[str, tuple[str, str]] = {}  # earlier financing -> first (kind, site)
+        for kind in fin.applies_to:
+            for site in fin.sites or list(sites):
+                earlier = first.setdefault((kind, site), fin.id)
+                if earlier != fin.id:
+                    clashes.setdefault(earlier, (kind, site))
+        for earlier, (kind, site) in clashes.items():
+            message = (
+                f"financing {safe_repr(fin.id)} applies to {kind} at site {safe_repr(site)}, "
+                f"already financed by {safe_repr(earlier)}: at most one financing may apply "
+                "to a kind at a site"
+            )
+            out.append((path + ("applies_to",), message, fin.applies_to))
+    return out

@@ -53,6 +53,7 @@ __all__ = [
     "HOURLY_MESSAGE",
     "MAX_INT",
     "PER_PERIOD_MESSAGE",
+    "TAIL_PERIODS",
     "ColumnRef",
     "Context",
     "Keyed",
@@ -61,7 +62,7 @@ __all__ = [
     "StrictModel",
     "ValueKind",
     "context_of",
-    "period_end",
+    "period",
     "hourly",
     "integer",
     "num",
@@ -69,6 +70,7 @@ __all__ = [
 ]
 
 MAX_INT = 2**53  # every count must be exactly representable as a float
+TAIL_PERIODS = 400  # how far past the horizon a deal or a residual date may reach
 TIMESTAMP = "timestamp"  # the series' time column, never a data column
 
 HOURLY_MESSAGE = "expected a number, a list of one number per period, or {column: NAME}"
@@ -336,20 +338,41 @@ def per_period(optional: bool = False, **bounds: float) -> Any:
     return _kind_type("per-period", optional, bounds)
 
 
-def _within_horizon(value: int, info: ValidationInfo) -> int:
-    ctx = context_of(info)
-    if ctx is not None and ctx.periods is not None and value > ctx.periods:
+def _period_rule(rule: Literal["start", "end", "end_tail", "residual"]) -> Any:
+    def check(value: int, info: ValidationInfo) -> int:
+        ctx = context_of(info)
+        if ctx is None or ctx.periods is None:
+            return value
+        p, tail = ctx.periods, ctx.periods + TAIL_PERIODS
+        if rule == "start" and value >= p:
+            message = (
+                "must be less than horizon.periods = {p}: a deal starts inside the horizon "
+                "(only its end may pass it)"
+            )
+        elif rule == "end" and value > p:
+            message = (
+                "beyond the horizon: end_period (exclusive) must be at most horizon.periods = {p}"
+            )
+        elif rule == "end_tail" and value > tail:
+            message = (
+                "beyond the horizon tail: end_period (exclusive) must be at most "
+                "horizon.periods + {n} = {tail}"
+            )
+        elif rule == "residual" and not p <= value <= tail:
+            message = "must be between horizon.periods = {p} and horizon.periods + {n} = {tail}"
+        else:
+            return value
         raise PydanticCustomError(
-            "period_range",
-            "beyond the horizon: end_period (exclusive) must be at most horizon.periods = {p}",
-            {"p": ctx.periods},
+            "period_range", message, {"p": p, "n": TAIL_PERIODS, "tail": tail}
         )
-    return value
+
+    return AfterValidator(check)
 
 
-def period_end() -> Any:
-    """An exclusive end period, at most horizon.periods (checked with a context)."""
-    return Annotated[integer(), AfterValidator(_within_horizon)]
+def period(rule: Literal["start", "end", "end_tail", "residual"], **bounds: int) -> Any:
+    """A period index checked against P = horizon.periods (with a context): ``start`` < P,
+    ``end`` <= P, ``end_tail`` <= P + 400, ``residual`` in P .. P + 400."""
+    return Annotated[integer(**bounds), _period_rule(rule)]
 
 
 # --------------------------------------------------------------------------- keys
@@ -373,6 +396,9 @@ class Keys:
         self.first: defaultdict[Loc, dict[Any, Loc]] = defaultdict(dict)  # ns -> key -> path
         self.broken: set[Loc] = set()  # namespaces where some entry has no usable key
         self.refs: list[tuple[Loc, Loc, Any, str]] = []  # (path, namespace, key, what)
+        self.models: dict[Loc, BaseModel] = {}  # path -> the entry, when it validated
+        self.key_at: dict[Loc, Any] = {}  # path -> the entry's key
+        self.notes: defaultdict[str, list[tuple[Loc, Any]]] = defaultdict(list)
 
     # ---- entries
     def enter(self, cls: type[Keyed]) -> None:
@@ -383,8 +409,10 @@ class Keys:
         self._count[where] += 1
         self._registered_before.append(self._registered[self.namespace(cls)])
 
-    def leave(self, cls: type[Keyed]) -> None:
-        """The entry is done (validated or not)."""
+    def leave(self, cls: type[Keyed], model: BaseModel | None) -> None:
+        """The entry is done; ``model`` is None when it failed."""
+        if model is not None:
+            self.models[self.here] = model
         if self._registered[self.namespace(cls)] == self._registered_before.pop():
             self.broken.add(self.namespace(cls))
         self._stack.pop()
@@ -401,6 +429,7 @@ class Keys:
     def register(self, cls: type[Keyed], key: Any) -> None:
         ns = self.namespace(cls)
         self._registered[ns] += 1
+        self.key_at[self.here] = key
         first = self.first[ns].get(key)
         if first is not None:
             raise PydanticCustomError(
@@ -413,6 +442,15 @@ class Keys:
     def refer(self, sub: Loc, namespace: Loc, key: Any, what: str) -> None:
         """Record that the entry being validated names ``key`` of ``namespace`` at ``sub``."""
         self.refs.append((self.here + sub, namespace, key, what))
+
+    def note(self, rule: str, sub: Loc, value: Any) -> None:
+        """Record a value of the entry being validated (at ``sub``) for an instance-wide
+        ``rule``, checked once the whole instance is read."""
+        self.notes[rule].append((self.here + sub, value))
+
+    def entry(self, path: Loc) -> tuple[Any, BaseModel | None]:
+        """(key, validated model or None) of the entry at ``path``."""
+        return self.key_at.get(path), self.models.get(path)
 
     def known(self, namespace: Loc) -> dict[Any, Loc] | None:
         """key -> path of the namespace's entries, or None when one entry has no usable key
@@ -449,10 +487,12 @@ class Keyed(StrictModel):
         if ctx is None:
             return handler(data)
         ctx.keys.enter(cls)
+        model = None
         try:
-            return handler(data)
+            model = handler(data)
+            return model
         finally:
-            ctx.keys.leave(cls)
+            ctx.keys.leave(cls, model)
 
     @field_validator("id", "product", check_fields=False)
     @classmethod
