@@ -2023,13 +2023,6 @@ DEAL_CASES = [
     ),
     ("l-price-neg", "leases[0].price_usd_per_kw_month", -1, None, "must be >= 0"),
     (
-        "l-energy-column",
-        "leases[0].energy_rate_usd_per_mwh",
-        {"column": "lmp"},
-        None,
-        "column 'lmp' must be >= 0 in every hour of the horizon",
-    ),
-    (
         "l-energy-unknown",
         "leases[0].energy_rate_usd_per_mwh",
         {"column": "lz_west"},
@@ -2037,13 +2030,6 @@ DEAL_CASES = [
         "unknown series column 'lz_west'",
     ),
     ("l-energy-kind", "leases[0].energy_rate_usd_per_mwh", "grid", None, HOURLY_MESSAGE),
-    (
-        "l-energy-neg",
-        "leases[0].energy_rate_usd_per_mwh",
-        [1.0, -1.0],
-        "leases[0].energy_rate_usd_per_mwh[1]",
-        "must be >= 0",
-    ),
     ("l-escalator", "leases[0].escalator_per_year", -0.01, None, "must be >= 0"),
     ("l-opex", "leases[0].opex_usd_per_kw_month", -1, None, "must be >= 0"),
     ("l-upfront", "leases[0].upfront_usd", None, None, "expected a number"),
@@ -2295,3 +2281,17 @@ DEAL_VALUES = st.sampled_from(["lab-a", "tenant-b", "rockdale", "gpu", 402, 403,
 @given(st.sampled_from(DEAL_PATHS), structures | DEAL_VALUES | st.just(DELETE))
 def test_fuzz_mutated_deals(fuzz_dir, path, value):
     _load_mutated(fuzz_dir, deals(), path, value)
+
+
+def test_a_lease_energy_rate_may_pass_a_negative_grid_price_through(make_instance):
+    """deals.md section 1: `{column: <grid price>}` passes the price through, and grid
+    prices may be negative, so the energy rate takes any sign (a list too)."""
+    from conftest import base_instance
+
+    lease = {"id": "t", "site": "s", "it_mw": 1.0, "cooling": "air",
+             "price_usd_per_kw_month": 100, "start_period": 0, "end_period": 1,
+             "energy_rate_usd_per_mwh": {"column": "lmp", "scale": 1.15}}
+    inst = make_instance(base_instance(leases=[lease]), {"lmp": lambda h: (h % 3) - 1.0})
+    assert inst.leases[0].energy_rate_usd_per_mwh.scale == 1.15
+    listed = make_instance(base_instance(leases=[{**lease, "energy_rate_usd_per_mwh": [-4.0]}]))
+    assert listed.leases[0].energy_rate_usd_per_mwh == [-4.0]

@@ -542,8 +542,10 @@ class Lease(_LinkedDeal):
     it_mw: num(ge=0)
     cooling: CoolingName
     price_usd_per_kw_month: per_period(ge=0) = Field(description="per-period; USD per kW-month")
-    energy_rate_usd_per_mwh: hourly(ge=0) = Field(
-        0.0, description="hourly; USD per MWh of the tenant's IT energy"
+    # any sign: deals.md passes the grid price through with {column: <price>}, and grid
+    # prices may be negative
+    energy_rate_usd_per_mwh: hourly() = Field(
+        0.0, description="hourly; USD per MWh of the tenant's IT energy; may be negative"
     )
     start_period: period("start", ge=0) = _start()
     end_period: period("end_tail") = _end_tail()
