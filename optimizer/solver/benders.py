@@ -199,7 +199,10 @@ def _loop(sf, config, col_block, row_block, log, t_start, log_path, warm_start, 
         if status == S.kTimeLimit and master.getInfo().primal_solution_status != 2:
             timed_out = True
             break
-        if status not in (S.kOptimal, S.kTimeLimit) or master.getInfo().primal_solution_status != 2:
+        # an optimal master is taken as it is (HiGHS may flag tiny residual infeasibilities
+        # of a badly scaled cut as a solution that is not feasible)
+        if status != S.kOptimal and (status != S.kTimeLimit
+                                      or master.getInfo().primal_solution_status != 2):
             log(f"master: {master.modelStatusToString(status)}; handing over to the "
                 "monolithic solve")
             return None
@@ -229,7 +232,12 @@ def _loop(sf, config, col_block, row_block, log, t_start, log_path, warm_start, 
                 nz = np.flatnonzero(np.abs(grad) > 1e-12)
                 idx = np.concatenate([nz, [theta[k]]]).astype(np.int32)
                 coef = np.concatenate([-grad[nz], [1.0]])
-                master.addRow(-math.inf, v - float(grad @ x_plan), len(idx), idx, coef)
+                # a cut from a block that needed its penalised slacks carries coefficients of
+                # the penalty's size: the row is divided by its largest coefficient, which
+                # keeps the master's LP well scaled (the cut is the same half-space)
+                norm = max(1.0, float(np.abs(coef).max()))
+                master.addRow(-math.inf, (v - float(grad @ x_plan)) / norm, len(idx), idx,
+                              coef / norm)
                 cuts += 1
         # slack columns cost SLACK_PENALTY per unit: HiGHS uses them only when it must
         feasible = slack <= SLACK_TOL

@@ -39,10 +39,11 @@ def solve(sf: StandardForm, config: SolveConfig, *, col_block: np.ndarray | None
                             time_budget_s=config.time_limit)
         if sol is not None:
             return sol
-        # no certified plan: HiGHS rewrites the log file, so the decomposition's lines
-        # are kept to head it
+        # no certified plan: the decomposition's lines head the log of the MILP that
+        # decides (HiGHS appends to the file, so it starts empty again)
         if log_path is not None and log_path.exists():
             prefix = log_path.read_text(errors="replace")
+            log_path.write_text("")
         benders_s = time.perf_counter() - t0
         if config.time_limit is not None:
             config = config.model_copy(
