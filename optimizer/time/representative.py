@@ -1,20 +1,24 @@
 """Representative days (formulation.md, section Time, mode ``representative``).
 
-Per period, the period's UTC days are clustered with tsam's exact k-medoids on every
-series column the instance uses (each column clipped to its 5-95 % quantiles over the
-days clustered, then min-max normalised; see ``_robust``). Each cluster is represented
-by its medoid, a real day of the period, whose 24 hours become steps weighted by the
-cluster's size. With ``keep_peak_days`` the days holding a coincident-peak flag and
-the day holding the period's highest hourly grid price (over all sites) are kept as
-clusters of their own (weight 1) and the remaining days form ``days_per_period``
-clusters. When at most ``days_per_period`` days remain, every day is its own cluster,
-so K = days in the period reproduces the hourly model exactly.
+Per period, the period's UTC days are clustered by k-medoids on every series column the
+instance uses: each day is a vector of 24 hours per column, each column clipped to its
+5-95 % quantiles over the days clustered and min-max scaled to [0, 1] (``_day_features``),
+and days are compared by Euclidean distance. The medoids minimise the total distance of
+the days to their nearest medoid; FasterPAM from ``RESTARTS`` fixed seeds, best total
+kept (``_medoids``), which found the exact optimum in every period measured
+(bench/clustering.py, docs/representative-days.md). Each cluster is represented by its
+medoid, a real day of the period, whose 24 hours become steps weighted by the cluster's
+size. With ``keep_peak_days`` the days holding a coincident-peak flag and the day holding
+the period's highest hourly grid price (over all sites) are kept as clusters of their own
+(weight 1) and the remaining days form ``days_per_period`` clusters. When at most
+``days_per_period`` days remain, every day is its own cluster, so K = days in the period
+reproduces the hourly model exactly.
 """
 
 from __future__ import annotations
 
 import hashlib
-import warnings
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,7 +64,7 @@ def used_columns(instance) -> list[str]:
 
 def features_of(instance) -> Features:
     """The clustering features: the series columns the instance uses (each once, raw:
-    tsam min-max normalises every column), and the hours that force a peak day."""
+    ``_day_features`` scales them per period), and the hours that force a peak day."""
     from .values import hourly_values
 
     hours = instance.series.index
@@ -81,30 +85,17 @@ def _cluster(days: np.ndarray, profiles: pd.DataFrame, k: int) -> list[tuple[int
     """(medoid day, cluster size) for the given day numbers, k clusters."""
     if len(days) <= k:
         return [(int(day), 1) for day in days]
-    import tsam
-
-    hours = np.concatenate([np.arange(d * 24, d * 24 + 24) for d in days])
-    data = _robust(profiles.iloc[hours])
-    # tsam wants a regular index; the days need not be consecutive
-    data.index = pd.date_range("2000-01-01", periods=len(data), freq="h")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        # exact k-medoids: the clusters minimise the total distance of each day to its
-        # cluster's medoid, the spec's "represented by its medoid" taken literally; it
-        # was also 3x more accurate than hierarchical clustering on permian-1y (bench/)
-        res = tsam.aggregate(data, n_clusters=k, preserve_column_means=False,
-                             cluster=tsam.ClusterConfig(method="kmedoids"))
-    assign = np.asarray(res.cluster_assignments)
-    centers = list(res.clustering.cluster_centers)
-    return [(int(days[centers[c]]), int((assign == c).sum())) for c in range(len(centers))]
+    dist = _distances(_day_features(days, profiles))
+    return [(int(days[m]), size) for m, size in _clusters(dist, _medoids(dist, k))]
 
 
 CLIP_QUANTILE = 0.05
 
 
-def _robust(data: pd.DataFrame) -> pd.DataFrame:
-    """Each column clipped to its [5 %, 95 %] quantiles over the hours clustered, the
-    columns that are then constant dropped (tsam min-max normalises what is left).
+def _day_features(days: np.ndarray, profiles: pd.DataFrame) -> np.ndarray:
+    """One row per day: the day's 24 hours of every column, each column clipped to its
+    [5 %, 95 %] quantiles over the hours clustered and min-max scaled to [0, 1]; columns
+    then constant are dropped.
 
     Plain min-max scaling lets the largest price spike set a column's range: on ERCOT
     prices the bulk of the hours, where the mining break-even lies, is squeezed into a
@@ -113,12 +104,81 @@ def _robust(data: pd.DataFrame) -> pd.DataFrame:
     at K = 6, 8, 10, 12 (mean of |error|): permian-1y 1.1 % -> 0.4 %; the same site on
     2023 prices 18 % -> 1.9 %, on 2024 prices 1.2 % -> 3.0 %, on Rockdale prices
     1.6 % -> 1.5 % (docs/representative-days.md, bench/representative_accuracy.py)."""
-    lo = data.quantile(CLIP_QUANTILE)
-    hi = data.quantile(1.0 - CLIP_QUANTILE)
-    clipped = data.clip(lower=lo, upper=hi, axis=1)
-    varying = [c for c in clipped.columns if clipped[c].max() > clipped[c].min()]
-    # all days alike on every input: cluster the raw values, tsam copes with it
-    return clipped[varying].copy() if varying else data.copy()
+    hours = (np.asarray(days)[:, None] * 24 + np.arange(24)).ravel()
+    raw = profiles.to_numpy(float)[hours]
+    lo, hi = np.quantile(raw, [CLIP_QUANTILE, 1.0 - CLIP_QUANTILE], axis=0)
+    values = np.clip(raw, lo, hi)
+    if not (values.max(axis=0) > values.min(axis=0)).any():
+        # every column flat within its quantiles (a rare spike only): scale the raw values
+        values = raw
+    low, span = values.min(axis=0), values.max(axis=0) - values.min(axis=0)
+    varying = span > 0
+    scaled = (values[:, varying] - low[varying]) / span[varying]
+    return scaled.reshape(len(days), -1)
+
+
+def _distances(features: np.ndarray) -> np.ndarray:
+    """Euclidean distance between every two days (rows)."""
+    from scipy.spatial.distance import pdist, squareform
+
+    return squareform(pdist(features, "euclidean"))
+
+
+# FasterPAM is a local search: one run stopped above the optimum in 58 of 112 periods
+# measured (up to 2.3 % more total distance), the best of 20 in 3 (0.15 %); the best of 100
+# found the exact optimum (HiGHS on the same distances) in all 112, in 14 ms a period on
+# average (bench/clustering.py, docs/representative-days.md)
+RESTARTS = 100
+SEED = 0
+
+
+def _medoids(dist: np.ndarray, k: int) -> np.ndarray:
+    """The k medoid rows (ascending) of the lowest total distance over ``RESTARTS``
+    FasterPAM runs from random starts drawn by one generator seeded with ``SEED``; the
+    first run wins a tie, so the same distances give the same medoids."""
+    fasterpam = _fasterpam()
+    # one generator for all runs: a RandomState built per run costs more than the run
+    state = np.random.RandomState(SEED)
+    best = None
+    for _ in range(RESTARTS):
+        # one thread: the parallel variant's result depends on the thread timing
+        run = fasterpam(dist, k, init="random", random_state=state, n_cpu=1)
+        if best is None or run.loss < best.loss:
+            best = run
+    return np.sort(np.asarray(best.medoids, dtype=int))
+
+
+def _clusters(dist: np.ndarray, medoids: np.ndarray) -> list[tuple[int, int]]:
+    """(medoid row, size) of the clusters the medoids found: every day joins its nearest
+    medoid (the first on a tie; a medoid stays in its own cluster even if another is an
+    identical day), and each cluster is represented by its member with the lowest total
+    distance to the others, the earliest day on a tie. Which of a two-day cluster's days
+    the search returned depends on its random starts; this rule does not."""
+    nearest = np.argmin(dist[:, medoids], axis=1)
+    nearest[medoids] = np.arange(len(medoids))
+    out = []
+    for c in range(len(medoids)):
+        members = np.flatnonzero(nearest == c)
+        centre = members[np.argmin(dist[np.ix_(members, members)].sum(axis=0))]
+        out.append((int(centre), len(members)))
+    return out
+
+
+def _fasterpam():
+    """``kmedoids.fasterpam``, imported without scikit-learn: the package imports it
+    (1.5 s) only to derive its estimator class, and falls back to ``object`` when the
+    import fails; the function used here does not need it."""
+    if "kmedoids" not in sys.modules and "sklearn.base" not in sys.modules:
+        sys.modules["sklearn.base"] = None  # makes ``from sklearn.base import`` fail
+        try:
+            import kmedoids  # noqa: F401
+        except ImportError:
+            pass  # a release that needs scikit-learn: the plain import below
+        finally:
+            del sys.modules["sklearn.base"]
+    import kmedoids
+
+    return kmedoids.fasterpam
 
 
 _CACHE: dict[str, pd.DataFrame] = {}
@@ -151,10 +211,29 @@ def representative_steps(periods: pd.DataFrame, hours: pd.DatetimeIndex,
 
 def _representative_steps(periods: pd.DataFrame, hours: pd.DatetimeIndex,
                           features: Features, k: int, keep_peak_days: bool) -> pd.DataFrame:
-    profiles = features.values if features.values.shape[1] else pd.DataFrame(
-        {"flat": np.zeros(len(hours))}, index=hours)
-    bounds = np.concatenate([[0], np.cumsum(periods["hours"].to_numpy())])
+    profiles = _profiles(features, hours)
     frames = []
+    for p, kept, rest in _period_days(periods, features, keep_peak_days):
+        clusters = [(d, 1) for d in kept] + (_cluster(rest, profiles, k) if len(rest) else [])
+        for day, size in sorted(clusters):
+            pos = np.arange(day * 24, day * 24 + 24)
+            frames.append(pd.DataFrame({
+                "period": p, "hour_pos": pos, "timestamp": hours[pos],
+                "weight": float(size), "represented_day": hours[day * 24].date(),
+                "day_count": size}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _profiles(features: Features, hours: pd.DatetimeIndex) -> pd.DataFrame:
+    if features.values.shape[1]:
+        return features.values
+    return pd.DataFrame({"flat": np.zeros(len(hours))}, index=hours)
+
+
+def _period_days(periods: pd.DataFrame, features: Features, keep_peak_days: bool):
+    """Per period: (period, the day numbers kept as clusters of one, the day numbers
+    left to cluster), days counted from the horizon start."""
+    bounds = np.concatenate([[0], np.cumsum(periods["hours"].to_numpy())])
     for p in range(len(periods)):
         first_day, n_days = bounds[p] // 24, (bounds[p + 1] - bounds[p]) // 24
         days = np.arange(first_day, first_day + n_days)
@@ -165,11 +244,4 @@ def _representative_steps(periods: pd.DataFrame, hours: pd.DatetimeIndex,
             top = int(np.argmax(features.max_price[span])) // 24 + first_day
             kept = sorted(set(flagged.tolist()) | {top})
         rest = np.array([d for d in days if d not in set(kept)], dtype=int)
-        clusters = [(d, 1) for d in kept] + (_cluster(rest, profiles, k) if len(rest) else [])
-        for day, size in sorted(clusters):
-            pos = np.arange(day * 24, day * 24 + 24)
-            frames.append(pd.DataFrame({
-                "period": p, "hour_pos": pos, "timestamp": hours[pos],
-                "weight": float(size), "represented_day": hours[day * 24].date(),
-                "day_count": size}))
-    return pd.concat(frames, ignore_index=True)
+        yield p, kept, rest
