@@ -14,6 +14,7 @@ import gc
 import hashlib
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -101,14 +102,16 @@ def warm_start_columns(form: StandardForm, config: SolveConfig) -> dict[int, flo
 
 
 def solve(compiled: Compiled, data: ModelData, config: SolveConfig,
-          log_path: Path | None = None) -> Solution:
+          log_path: Path | None = None, progress: Callable | None = None) -> Solution:
+    """``progress``: called with a ``solver.benders.Progress`` per iteration of the
+    decomposition (``Progress.line()`` is a progress line)."""
     if compiled.form is None:
         return Solution("infeasible", message=compiled.infeasible_row)
     form = compiled.form
     return solver_run.solve(
         form, config, col_block=column_blocks(data, form.columns),
         decompose_by_default=data.grid.mode == "representative", log_path=log_path,
-        warm_start=warm_start_columns(form, config))
+        warm_start=warm_start_columns(form, config), progress=progress)
 
 
 @dataclass
@@ -303,8 +306,10 @@ class Result:
         return out
 
 
-def run(instance: Instance, config: SolveConfig, *, load_time_s: float = 0.0) -> Result:
-    """Every stage, composed: the result holds the tables as DataFrames."""
+def run(instance: Instance, config: SolveConfig, *, load_time_s: float = 0.0,
+        progress: Callable | None = None) -> Result:
+    """Every stage, composed: the result holds the tables as DataFrames. ``progress``:
+    see ``solve``."""
     timings = {"load": load_time_s}
     t0 = time.perf_counter()
     grid = time_grid(instance, config)
@@ -318,7 +323,7 @@ def run(instance: Instance, config: SolveConfig, *, load_time_s: float = 0.0) ->
         built = compiled.columns = None  # the form holds no Pyomo object: free the model
     with tempfile.TemporaryDirectory(prefix="hashpivot-") as tmp:
         log = Path(tmp) / "solver.log"
-        solution = solve(compiled, data, config, log)
+        solution = solve(compiled, data, config, log, progress)
         timings.update({k: v for k, v in solution.timings_s.items() if k != "translate"})
         diag = diagnose(solution, data, config)
         timings.update(diag.timings_s)

@@ -70,6 +70,9 @@ FEASIBILITY_TOL = 1e-6  # row and bound violation allowed in the final check, re
 CUT_TOL = 1e-7  # a cut is added when theta exceeds the block's value by this, relative
 FIRST_PLAN_ROUNDS = 3  # first-plan LPs, each with the steps the last plan could not meet
 BOX_SWITCH_GAP = 1e-3  # the trust region is dropped once it no longer binds within this gap
+# the smallest gap the decomposition certifies: its cuts and LPs hold to ~1e-7 relative, so
+# a bound closer than that to the best plan is noise (--mip-gap 0 then means 1e-7)
+MIN_GAP = 1e-7
 
 S = highspy.HighsModelStatus
 
@@ -87,10 +90,11 @@ class Strategy:
     rounding: bool = False  # RENS rounding of the LP-phase plan
     relax_above: float = 20.0  # integer columns with larger LP values start continuous
     master_gaps: tuple[float, ...] = (1e-2,)  # gaps of the first master MILPs
+    final_gap: float = 0.2  # then masters to this share of the target gap
     interrupt: bool = True  # stop a master as soon as its bound certifies the best plan
     pool: int = 3  # earlier incumbents of each master solve evaluated too
     corner_cuts: bool = True  # feasibility cuts at plans with nothing installed
-    workers: int = 1  # block LPs solved in parallel threads
+    workers: int = 0  # block LPs solved at once in threads (0: the solve's thread count)
 
 
 DEFAULT_STRATEGY = Strategy()
@@ -324,7 +328,7 @@ class _Run:
         self.t_start = t_start
         self.deadline = t_start + budget_s if budget_s is not None else math.inf
         self.progress = progress
-        self.target = float(config.mip_gap)
+        self.target = max(float(config.mip_gap), MIN_GAP)
         self.col_block, self.row_block = col_block, row_block
         self.plan = np.flatnonzero(col_block < 0)
         self.plan_rows = np.flatnonzero(row_block < 0)
@@ -336,7 +340,9 @@ class _Run:
         self.master = _Master(sf, self.plan, self.plan_rows, n_theta, config)
         self.integer = np.flatnonzero(sf.integer[self.plan])
         self.plan_cost = sf.cost[self.plan]
-        self.pool = (ThreadPoolExecutor(strategy.workers) if strategy.workers > 1 else None)
+        # highspy releases the GIL while HiGHS runs: the block LPs share the cores
+        workers = strategy.workers or config.thread_count
+        self.pool = ThreadPoolExecutor(workers) if workers > 1 else None
         self.timings: dict[str, float] = {"setup": time.perf_counter() - t}
         self.iteration = 0
         self.best_value, self.best_x, self.best_y = -math.inf, None, None
@@ -654,7 +660,7 @@ class _Run:
         master.set_integer(exact, True)
         h.setOptionValue("mip_improving_solution_save", self.strategy.pool > 0)
         start = start_values(self.sf, warm_start)
-        gaps, final_gap, gap_i = list(st.master_gaps), self.target / 2, math.inf
+        gaps, final_gap, gap_i = list(st.master_gaps), st.final_gap * self.target, math.inf
         masters = self.timings.setdefault("masters", [])
         while not self.out_of_time() and self.iteration < MAX_ITERATIONS:
             gap_i = gaps.pop(0) if gaps else min(gap_i, final_gap)
@@ -877,7 +883,7 @@ def _final(run: _Run, best_x: np.ndarray, best_value: float,
     run.timings["final_lp"] = time.perf_counter() - t
     upper = max(run.upper, value)  # the bound is the LP's at worst, never below a plan
     gap = max(0.0, (upper - value) / max(1.0, abs(value + sf.offset)))
-    status = "optimal" if gap <= run.target else "time_limit"
+    status = "optimal" if gap <= run.target else "time_limit"  # run.target >= MIN_GAP
     solve_s = run.elapsed()
     log(f"Benders {status}: NPV {value + sf.offset:.2f} kUSD (fixed-integer LP), bound "
         f"{upper + sf.offset:.2f} kUSD, gap {gap:.2e}")

@@ -9,11 +9,12 @@ decides (and lets an infeasible instance be explained); the time limit covers bo
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from .benders import solve_benders
+from .benders import Progress, Strategy, solve_benders
 from .config import SolveConfig
 from .highs import reset_scheduler
 from .monolithic import solve_monolithic
@@ -30,13 +31,18 @@ def uses_benders(sf: StandardForm, config: SolveConfig, col_block: np.ndarray | 
 
 def solve(sf: StandardForm, config: SolveConfig, *, col_block: np.ndarray | None = None,
           decompose_by_default: bool = False, log_path: Path | None = None,
-          warm_start: dict[int, float] | None = None) -> Solution:
+          warm_start: dict[int, float] | None = None,
+          progress: Callable[[Progress], None] | None = None,
+          strategy: Strategy | None = None) -> Solution:
+    """``progress`` is called once per iteration of the decomposition (a progress line
+    for the CLI); ``strategy`` chooses how it searches (default: benders.DEFAULT_STRATEGY)."""
     reset_scheduler()
     t0 = time.perf_counter()
     prefix, benders_s = "", 0.0
     if uses_benders(sf, config, col_block, decompose_by_default):
         sol = solve_benders(sf, config, col_block, log_path, warm_start,
-                            time_budget_s=config.time_limit)
+                            time_budget_s=config.time_limit, progress=progress,
+                            strategy=strategy)
         if sol is not None:
             return sol
         # no certified plan: the decomposition's lines head the log of the MILP that
