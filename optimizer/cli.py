@@ -269,4 +269,13 @@ def _print_summary(result, written: Path) -> None:
 
 
 def main() -> None:  # pragma: no cover - console entry
-    app()
+    """The console script: run the command, then leave without tearing down what the run
+    built (Python would otherwise free every Pyomo object one by one at exit)."""
+    code = 0
+    try:
+        app(prog_name="hashpivot")
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

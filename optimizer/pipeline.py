@@ -305,6 +305,20 @@ class Result:
 
 def run(instance: Instance, config: SolveConfig, *, load_time_s: float = 0.0) -> Result:
     """Every stage, composed: the result holds the tables as DataFrames."""
+    # The Pyomo model is a graph of millions of objects held together by reference
+    # cycles: a full collection over it costs seconds. The cyclic collector stays off
+    # while the run works (it is back on when the run returns, so a notebook reclaims the
+    # model later; the CLI exits without tearing it down).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(instance, config, load_time_s)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _run(instance: Instance, config: SolveConfig, load_time_s: float) -> Result:
     timings = {"load": load_time_s}
     t0 = time.perf_counter()
     grid = time_grid(instance, config)
