@@ -48,6 +48,13 @@ from .stdform import OBJECTIVE_SCALE, StandardForm
 THETA_BOUND = 1e7  # kUSD per block (10 bn USD); a block above it is refused (checked at the end)
 SLACK_PENALTY = 100.0  # times the largest operating cost coefficient, per unit of slack
 LP_PHASE_GAP = 1e-6
+# absolute gap (kUSD, the scaled objective) at which the loop stops whatever relative gap
+# is asked for: HiGHS's default absolute MIP gap, plus what its feasibility tolerance lets
+# each block's theta exceed its cut by (the bound cannot be certified closer than that)
+ABS_GAP = 1e-6
+ABS_GAP_PER_BLOCK = 1e-6
+# cuts whose largest coefficient exceeds this are divided by it (see the loop)
+NORMALISE_ABOVE = 1e4
 MAX_ITERATIONS = 500
 FEASIBILITY_TOL = 1e-6  # row and bound violation allowed in the final check, relative
 SLACK_TOL = 1e-6  # total slack of a plan's blocks (row units) for it to count as a solution
@@ -177,6 +184,8 @@ def _loop(sf, config, col_block, row_block, log, t_start, log_path, warm_start, 
     deadline = t_start + budget_s if budget_s is not None else math.inf
     phase = "lp"
     best_value, best_x, upper = -math.inf, None, math.inf
+    previous = None  # the last plan of the MILP phase
+    abs_gap = ABS_GAP + ABS_GAP_PER_BLOCK * n_blocks
     log(f"{'iter':>5} {'phase':>5} {'upper (kUSD)':>16} {'plan value':>16} "
         f"{'best':>16} {'gap':>9} {'cuts':>5} {'time':>7}")
     timed_out = False
@@ -233,9 +242,12 @@ def _loop(sf, config, col_block, row_block, log, t_start, log_path, warm_start, 
                 idx = np.concatenate([nz, [theta[k]]]).astype(np.int32)
                 coef = np.concatenate([-grad[nz], [1.0]])
                 # a cut from a block that needed its penalised slacks carries coefficients of
-                # the penalty's size: the row is divided by its largest coefficient, which
-                # keeps the master's LP well scaled (the cut is the same half-space)
-                norm = max(1.0, float(np.abs(coef).max()))
+                # the penalty's size: such a row is divided by its largest coefficient, which
+                # keeps the master's LP well scaled (the cut is the same half-space); an
+                # ordinary cut keeps theta's coefficient 1, so that the master's feasibility
+                # tolerance stays a tolerance on theta
+                biggest = float(np.abs(coef).max())
+                norm = biggest if biggest > NORMALISE_ABOVE else 1.0
                 master.addRow(-math.inf, (v - float(grad @ x_plan)) / norm, len(idx), idx,
                               coef / norm)
                 cuts += 1
@@ -263,7 +275,11 @@ def _loop(sf, config, col_block, row_block, log, t_start, log_path, warm_start, 
                 if start is not None:  # the full model's integer columns are the plan's
                     master.setSolution(len(int_cols), int_cols, start)
             continue
-        if gap <= target or (cuts == 0 and best_x is not None):
+        stalled = previous is not None and np.array_equal(x_plan, previous)
+        previous = x_plan
+        if (gap <= target or upper - best_value <= abs_gap
+                or ((cuts == 0 or stalled) and best_x is not None)):
+            # (a master that proposes the same plan again adds nothing the cuts can use)
             break
         if time.perf_counter() >= deadline:
             timed_out = True
@@ -298,7 +314,7 @@ def _loop(sf, config, col_block, row_block, log, t_start, log_path, warm_start, 
         if polished_value >= value and _feasible(sf, polished):
             x, value = polished, polished_value
     gap = max(0.0, (upper - value) / max(1.0, abs(value)))
-    status = "optimal" if gap <= target else "time_limit"
+    status = "optimal" if gap <= target or upper - value <= abs_gap else "time_limit"
     solve_s = time.perf_counter() - t_start
     log(f"Benders {status}: NPV {value + sf.offset:.2f} kUSD (fixed-integer LP), bound "
         f"{upper + sf.offset:.2f} kUSD, gap {gap:.2e}")
