@@ -46,6 +46,7 @@ __all__ = [
     "run_figures",
     "sweep_base",
     "sweep_heatmap",
+    "sweep_levels",
     "tornado_figure",
     "tornado_table",
     "value_columns",
@@ -389,7 +390,7 @@ def capex_figure(source) -> go.Figure:
         listed = [items.get(p, "") for p in periods]
         extra = [f"<br>starting: {starting[p]}" if p in starting else "" for p in periods]
         fig.add_trace(go.Bar(
-            x=x, y=by_period.to_numpy(), name=kind.replace("_", " "),
+            x=x, y=by_period.to_numpy(), name=kind.replace("_", " "), showlegend=True,
             marker_color=CAPEX_COLOURS.get(kind),
             customdata=np.array(list(zip(listed, extra)), dtype=object),
             hovertemplate="%{x}: %{y:,.0f} USD<br>%{customdata[0]}%{customdata[1]}"
@@ -422,7 +423,7 @@ def waterfall_figure(source) -> go.Figure:
         x=[t.replace("_", " ") for t in terms] + ["NPV"],
         y=values + [npv], measure=["relative"] * len(terms) + ["total"],
         text=[f"{v / 1e6:+,.2f}M" for v in values] + [f"{npv / 1e6:,.2f}M"],
-        textposition="outside", connector=dict(line=dict(color="#999999", width=1)),
+        textposition="auto", connector=dict(line=dict(color="#999999", width=1)),
         increasing=dict(marker_color="#2ca02c"), decreasing=dict(marker_color="#d62728"),
         totals=dict(marker_color="#1f77b4"),
         hovertemplate="%{x}: %{y:,.0f} USD<extra></extra>"))
@@ -465,7 +466,7 @@ def marginals_figure(source, include_zero: bool = False) -> go.Figure:
             label = " ".join(x for x in (group, site, item) if x)
             fig.add_trace(go.Scatter(
                 x=[f"{starts[p]:%Y-%m-%d}" for p in grp["period"]], y=grp["marginal_value"],
-                mode="lines+markers", name=label, legendgroup=unit,
+                mode="lines+markers", marker=dict(size=8), name=label, legendgroup=unit,
                 hovertemplate=label + " %{x}: %{y:,.2f} " + _UNIT_TEXT.get(unit, unit)
                               + "<extra></extra>"), row=i, col=1)
         fig.update_yaxes(title_text=_UNIT_SHORT.get(unit, unit), row=i, col=1)
@@ -573,7 +574,8 @@ def value_columns(table: pd.DataFrame) -> list[str]:
     return sorted(out, key=lambda c: c != "npv_usd")
 
 
-def _levels(series: pd.Series) -> list:
+def sweep_levels(series: pd.Series) -> list:
+    """The distinct values of an override column, sorted (empty cells left out)."""
     values = series.dropna().unique().tolist()
     try:
         return sorted(values)
@@ -593,7 +595,7 @@ def sweep_base(table: pd.DataFrame, overrides: Sequence[str] | None = None) -> d
             return {c: row[c] for c in overrides}
     base = {}
     for c in overrides:
-        levels = _levels(table[c])
+        levels = sweep_levels(table[c])
         base[c] = levels[(len(levels) - 1) // 2] if levels else np.nan
     return base
 
@@ -650,7 +652,7 @@ def heatmap_table(sweep, x: str | None = None, y: str | None = None,
                          f"several scenarios ({who}); fix the other overrides with "
                          f"fixed={{...}}")
     pivot = rows.pivot(index=y, columns=x, values=value)
-    return pivot.reindex(index=_levels(rows[y]), columns=_levels(rows[x]))
+    return pivot.reindex(index=sweep_levels(rows[y]), columns=sweep_levels(rows[x]))
 
 
 def _unit(name: str) -> str:
@@ -735,9 +737,9 @@ def tornado_table(sweep, value: str = "npv_usd", base: dict | None = None) -> pd
         dup = sub.duplicated([c], keep=False)
         if dup.any():
             level = sub[dup].iloc[0][c]
-            raise ValueError(f"{_origin(table)}: {c}={_show(level)}: several scenarios with the "
-                             f"other overrides at their base values; pass base={{...}}")
-        levels = _levels(sub[c])
+            raise ValueError(f"{_origin(table)}: {c}={_show(level)}: several scenarios with "
+                             f"the other overrides at their base values; pass base={{...}}")
+        levels = sweep_levels(sub[c])
         by = sub.set_index(c)[value]
         rows.append({"override": c, "low_setting": levels[0], "high_setting": levels[-1],
                      "value_at_low": float(by[levels[0]]),
@@ -781,7 +783,7 @@ def tornado_figure(sweep, value: str = "npv_usd", base: dict | None = None) -> g
                                          "highest setting")):
         fig.add_trace(go.Scatter(
             y=names, x=tor[col] / scale, mode="markers", name=label,
-            marker=dict(color=colour, size=11, symbol="line-ns", line=dict(width=3,
+            marker=dict(color=colour, size=18, symbol="line-ns", line=dict(width=4,
                                                                             color=colour)),
             customdata=tor[setting].astype(str),
             hovertemplate="%{y} = %{customdata}: %{x:,.3f} " + unit + "<extra></extra>"))
