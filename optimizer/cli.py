@@ -215,13 +215,17 @@ def compare_resolution(
     out.print(f"written: {target}", highlight=False)
 
 
-def _mount_hashprice() -> None:
+def _mount() -> None:
+    """Commands that live beside the tools they run (each imports its heavy parts only
+    when it runs)."""
     from .hashprice import hashprice_command
+    from .report import report_command
 
     app.command("hashprice")(hashprice_command)
+    app.command("report")(report_command)
 
 
-_mount_hashprice()
+_mount()
 
 
 class _nullcontext:
