@@ -29,7 +29,8 @@ def highs_version() -> str:
 
 def reset_scheduler() -> None:
     """HiGHS keeps one thread pool per process, sized by its first run; a thread count
-    that differs from it is refused unless the pool is rebuilt."""
+    that differs from it (an earlier solve in the same process, a notebook, a sweep worker)
+    is refused unless the pool is rebuilt."""
     highspy.Highs.resetGlobalScheduler(True)
 
 
