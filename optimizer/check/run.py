@@ -423,9 +423,6 @@ class _Cash:
         self.gross[key] += np.abs(u) if gross is None else self._pad(gross)
         self.gross_disc[key] += np.abs(d) if gross_disc is None else self._pad(gross_disc)
 
-    def terms_of(self, site: str) -> list[str]:
-        return [t for (s, t) in self.value if s == site]
-
 
 # --------------------------------------------------------------------------- helpers
 
