@@ -31,7 +31,17 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import SOLVE_METHOD, alternating, base_instance, base_site, solve_exact, term_total
+from conftest import (
+    alternating,
+    base_instance,
+    base_site,
+    capex_qty,
+    capex_rows,
+    col,
+    periods,
+    solve_exact,
+    term_total,
+)
 
 from optimizer.instance import Instance
 
@@ -41,12 +51,7 @@ Y = 8760.0
 MONTH_HOURS = [672, 744, 720, 744, 720, 744, 744, 720, 744, 720, 744, 744, 696]
 
 
-@pytest.fixture(autouse=True, params=["monolithic", "benders"])
-def method(request, monkeypatch):
-    """Every case is solved by one HiGHS MILP and by the Benders decomposition (cases
-    without an integer variable take the monolithic solve either way)."""
-    monkeypatch.setitem(SOLVE_METHOD, "method", request.param)
-    return request.param
+pytestmark = pytest.mark.usefixtures("both_methods")
 
 
 def approx(x: float):
@@ -66,30 +71,12 @@ def disc(r: float, years: float) -> float:
     return (1.0 + r) ** -years
 
 
-def col(result, name: str, site: str = "s") -> np.ndarray:
-    d = result.dispatch
-    return d.loc[d["site"] == site, name].to_numpy(dtype=float)
 
 
-def periods(result, site: str = "s") -> np.ndarray:
-    d = result.dispatch
-    return d.loc[d["site"] == site, "period"].to_numpy()
 
 
-def capex_rows(result, kind: str, item: str | None = None) -> pd.DataFrame:
-    c = result.capex
-    rows = c[c["kind"] == kind]
-    return rows if item is None else rows[rows["item"] == item]
 
 
-def capex_qty(result, kind: str, item: str | None = None, period: int | None = None,
-              site: str | None = None) -> float:
-    rows = capex_rows(result, kind, item)
-    if period is not None:
-        rows = rows[rows["period"] == period]
-    if site is not None:
-        rows = rows[rows["site"] == site]
-    return float(rows["quantity"].sum())
 
 
 def cash_row(result, term: str, period: int, site: str = "s") -> pd.Series:
@@ -854,31 +841,31 @@ def bundled_solve(data: dict, method: str):
 
 
 @pytest.mark.parametrize("variant", ["default_deal_keys", "loan_to_cost_0", "tax_rate_0"])
-def test_defaults_give_todays_npv_on_permian(bundled_base, method, variant):
+def test_defaults_give_todays_npv_on_permian(bundled_base, both_methods, variant):
     """permian-1y (two leases ending at P, contracts, PPAs, GPU orders, conversions,
     upgrades, a budget): the deal keys written at their defaults, financing of every kind
     with loan_to_cost 0, and taxes at rate 0 each give the same model, so the same NPV
     and the same plan as the instance without them."""
     data, get = bundled_base
-    base = get(method)
+    base = get(both_methods)
     changed = {"default_deal_keys": with_default_deal_keys,
                "loan_to_cost_0": lambda d: financed(d, 0.0, 0.07),
                "tax_rate_0": untaxed}[variant](data)
-    r = bundled_solve(changed, method)
+    r = bundled_solve(changed, both_methods)
     assert r.npv_usd == pytest.approx(base.npv_usd, rel=1e-12)
     cols = ["period", "site", "kind", "item", "quantity"]
     pd.testing.assert_frame_equal(r.capex[cols], base.capex[cols])
     assert set(r.cashflows["term"]) == set(base.cashflows["term"])
 
 
-def test_financing_at_the_discount_rate_has_multiplier_one_on_permian(bundled_base, method):
+def test_financing_at_the_discount_rate_has_multiplier_one_on_permian(bundled_base, both_methods):
     """permian-1y with every kind financed at 85 % loan-to-cost, 10 years, at the
     instance's discount rate 0.1: m = 1 within 1e-12 for every site and order period,
     rebuilt from cashflows.csv and capex.csv (the budget now counts the equity only, so
     the plan may differ from the unfinanced one)."""
     data, _ = bundled_base
     assert data["horizon"]["discount_rate"] == 0.1
-    r = bundled_solve(financed(data, 0.85, 0.1), method)
+    r = bundled_solve(financed(data, 0.85, 0.1), both_methods)
     m = financing_multipliers(r)
     assert m, "no financed order: the check would test nothing"
     assert m == [pytest.approx(1.0, abs=1e-12)] * len(m)
