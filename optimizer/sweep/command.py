@@ -82,6 +82,7 @@ def sweep_command(
         inst = load_instance(instance)
         frame = sweep(inst, table, out=out, workers=workers, scheduler=scheduler,
                       resume=resume, keep_runs=keep_runs, quiet=quiet, console=err,
+                      source="--vary" if vary else f"--scenarios {scenarios}",
                       time_limit=time_limit, mip_gap=mip_gap, threads=threads,
                       resolution=resolution, representative_days=representative_days,
                       method=method, warm_start=warm_start, marginals=marginals)

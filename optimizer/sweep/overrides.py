@@ -19,7 +19,6 @@ import copy
 import difflib
 import numbers
 import re
-import types
 import typing
 from dataclasses import dataclass
 from typing import Any
@@ -130,7 +129,7 @@ def parse_vary(option: str) -> tuple[Path, str, list[Any]]:
     if not rest.strip() or any(not v for v in raw):
         raise OverrideError(f"{source}: {path_text}: an empty value in {rest.strip()!r}")
     values = [parse_value(v, f"{source} {path_text}{op}") for v in raw]
-    return parse_path(path_text, source, values), op, values
+    return parse_path(path_text, source, values if len(values) != 1 else values[0]), op, values
 
 
 # --------------------------------------------------------------------------- the schema
@@ -164,7 +163,8 @@ def entry_key(model: type[BaseModel] | None) -> str:
 
 
 def _suggest(word: str, choices: list[str], what: str) -> str:
-    close = difflib.get_close_matches(word, choices, n=1)
+    close = difflib.get_close_matches(word, choices, n=1) or [
+        c for c in choices if c.startswith(word)][:1]  # a unit-less key: hashprice
     if close:
         return f"did you mean {close[0]!r}?"
     return f"{what}: {', '.join(choices)}" if choices else f"there are no {what}"
@@ -221,7 +221,7 @@ def locate(data: dict, path: Path, source: str, value: Any) -> tuple[Any, Any]:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _scaled(current: Any, factor: float, path: Path, source: str) -> Any:
+def _scaled(current: Any, factor: float, path: Path, source: str, shown: Any = None) -> Any:
     def number(x: Any) -> bool:
         return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
@@ -238,7 +238,8 @@ def _scaled(current: Any, factor: float, path: Path, source: str) -> Any:
         return {**current, "scale": times(current.get("scale", 1.0))}
     raise OverrideError(
         f"{source}: {path}: cannot scale {safe_repr(current)}: '*=' scales a number, a "
-        f"per-period list or a {{column:, scale:}} value (got {factor!r})")
+        f"per-period list or a {{column:, scale:}} value (got "
+        f"{safe_repr(factor if shown is None else shown)})")
 
 
 def apply(data: dict, overrides: list[Override], source: str = "scenario") -> dict:
@@ -252,12 +253,16 @@ def apply(data: dict, overrides: list[Override], source: str = "scenario") -> di
         if not isinstance(o.value, numbers.Real) or isinstance(o.value, bool):
             raise OverrideError(f"{source}: {o.path}: '*=' needs a number (got "
                                 f"{safe_repr(o.value)})")
-        present = key in container if isinstance(container, dict) else True
-        if not present:
-            raise OverrideError(f"{source}: {o.path}: is not set in this instance, so there "
-                                f"is nothing to scale; set it with '=' (got {o.value!r})")
-        container[key] = _scaled(container[key], float(o.value), o.path, source)
+        container[key] = _scaled(_current(container, key, o.path, source, o.value),
+                                 float(o.value), o.path, source)
     return out
+
+
+def _current(container: Any, key: Any, path: Path, source: str, shown: Any) -> Any:
+    if isinstance(container, dict) and key not in container:
+        raise OverrideError(f"{source}: {path}: not set in this instance, so there is "
+                            f"nothing to scale; set it with '=' (got {safe_repr(shown)})")
+    return container[key]
 
 
 def check_paths(data: dict, columns: dict[str, list[Any]], source: str
@@ -269,7 +274,14 @@ def check_paths(data: dict, columns: dict[str, list[Any]], source: str
         text, op = split_column(header)
         shown = values if len(values) != 1 else values[0]
         path = parse_path(text, source, shown)
-        locate(copy.deepcopy(data), path, source, shown)
+        container, key = locate(data, path, source, shown)
+        if op == "*=":
+            factors = [v for v in values if not isinstance(v, numbers.Real)
+                       or isinstance(v, bool)]
+            if factors:
+                raise OverrideError(f"{source}: {path}: '*=' needs a number (got "
+                                    f"{safe_repr(factors[0])})")
+            _scaled(_current(container, key, path, source, shown), 1.0, path, source, shown)
         out.append((path, op))
     return out
 
@@ -284,5 +296,3 @@ def plain(value: Any) -> Any:
 
     return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
 
-
-NONE = types.SimpleNamespace()  # a scenario that leaves a column's path as it is

@@ -271,7 +271,8 @@ def _clean(row: dict) -> dict:
 def sweep(instance: Instance | str | Path, scenarios: Any, config: SolveConfig | None = None,
           *, out: str | Path | None = None, workers: int | None = None,
           scheduler: str | None = None, resume: bool = False, keep_runs: bool = False,
-          quiet: bool = False, console=None, **options) -> pd.DataFrame:
+          quiet: bool = False, console=None, source: str = "scenarios",
+          **options) -> pd.DataFrame:
     """Solve every scenario of ``instance``; one row per scenario (see docs/sweeps.md).
 
     ``scenarios``: ``{column: [values]}`` (cartesian product) or a DataFrame / list of
@@ -281,7 +282,8 @@ def sweep(instance: Instance | str | Path, scenarios: Any, config: SolveConfig |
     each scenario finishes (``keep_runs``: every run folder under ``out/runs/``).
     ``workers``: processes of the local cluster (default: the cores); ``scheduler``: the
     address of an existing Dask scheduler instead. ``resume``: skip the scenarios ``out``
-    holds a finished row for (any status but ``error``).
+    holds a finished row for (any status but ``error``). ``source`` names the scenarios
+    in messages (the CLI passes ``--vary`` or ``--scenarios FILE``).
 
     Raises OverrideError or SweepError (nothing has run) for a bad path or a refused
     ``out``; every scenario that runs gets a row, whatever happens to it."""
@@ -293,7 +295,7 @@ def sweep(instance: Instance | str | Path, scenarios: Any, config: SolveConfig |
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
         check_out(out_dir, resume)
-    scenarios_ = plan(instance, scenarios, config, keep_runs=keep_runs)
+    scenarios_ = plan(instance, scenarios, config, source=source, keep_runs=keep_runs)
     order = [s.id for s in scenarios_]
     value_columns = list(dict.fromkeys(c for s in scenarios_ for c in s.values))
     rows: dict[str, dict] = {}
@@ -337,9 +339,10 @@ def _run(instance, todo, rows, save, out_dir, workers, scheduler, quiet, console
     frame = None
     with Progress(len(todo), f"sweep {instance.name}", quiet=quiet, console=console) as bar, \
             Engine(workers, scheduler) as engine:
-        # the base instance (with its series) goes to every worker once; tasks carry
-        # only their scenario's dict
-        base = engine.client.scatter(instance, broadcast=True)
+        # the base instance (with its series) travels once, as a task of its own that
+        # the scheduler recomputes if every worker holding it dies (scattered data would
+        # be lost with them); scenario tasks carry only their dict
+        base = engine.client.submit(base_instance, instance, pure=False)
         tasks = [(s.id, (s.task, base)) for s in todo]
         for outcome in engine.run(run_scenario, tasks):
             s = by_id[outcome.key]
@@ -359,6 +362,10 @@ def _run(instance, todo, rows, save, out_dir, workers, scheduler, quiet, console
             frame = save()
             bar.advance(progress_line(row), ok=row.get("npv_usd") is not None)
     return frame
+
+
+def base_instance(instance: Instance) -> Instance:
+    return instance
 
 
 def progress_line(row: dict) -> str:
