@@ -14,7 +14,7 @@ from optimizer import pipeline
 from optimizer.api import solve
 from optimizer.instance import Instance, load_instance
 from optimizer.results.tables import plan_differences
-from optimizer.sweep import OverrideError, sweep
+from optimizer.sweep import OverrideError, Rebuild, sweep
 from optimizer.sweep.changes import BOUND, COST, STRUCTURE, kind_of, leaves
 from optimizer.sweep.command import app
 from optimizer.sweep.kept import KILL_ENV, kept_models, run_scenario
@@ -160,6 +160,14 @@ def test_a_kept_model_resolved_equals_a_fresh_solve_of_every_scenario(monkeypatc
         assert row["contract.lab-a"] == (1.0 if "lab-a" in f.kpis["accepted_contracts"] else 0)
     kept = kept_models()
     assert len(kept) == 2
+    # the worker's own check, behind the structure key: the first structure's model
+    # refuses the sixth scenario and stays as it was
+    model = kept[scenarios[0].structure]
+    before = model.form.cost.copy()
+    with pytest.raises(Rebuild) as why:
+        model.update(scenario_instance(inst, scenarios[5].task.data))
+    assert str(why.value) == "contracts[lab-a].units changes the model's structure"
+    assert (model.form.cost == before).all()
 
 
 def test_each_bound_change_alone_equals_a_fresh_solve():
@@ -182,6 +190,34 @@ def test_each_bound_change_alone_equals_a_fresh_solve():
         assert row["npv_usd"] == pytest.approx(fresh.npv_usd, rel=1e-9), s.values
         assert row["npv_usd"] != pytest.approx(base, rel=1e-6), s.values
     assert rows[-1]["npv_usd"] == pytest.approx(base, rel=1e-12)
+
+
+def test_a_capex_budget_is_a_bound_and_capex_prices_under_it_rebuild(make_instance):
+    """GPUs that pay for themselves (spot revenue over a month above the month's loss of
+    residual value, free power), and a capex budget: the optimum orders
+    floor(budget / 250,000) units. Budgets of 1.0, 1.6 and 2.6 M USD are bound changes of
+    the kept model (the budget row is scaled to MUSD in HiGHS): 4, 6 and 10 units, the
+    NPVs of fresh solves. A capex price is a coefficient of the budget row: another
+    structure, built anew (200,000 USD: 5 units)."""
+    product = {"id": "h100", "gpus_per_unit": 8, "it_kw": 10.0, "cooling": "air",
+               "capex_usd": 250000, "lead_periods": 0, "life_years": 5,
+               "spot_price_usd_per_gpu_hour": 2.0}
+    inst = make_instance(base_instance(sites=[base_site(halls={"mining_mw": 0, "ai_mw": 5})],
+                                       gpu_products=[product], capex_budget_usd=1.0e6))
+    config = sweep_config(mip_gap=0.0)
+    scenarios = plan(inst, [{}, {"capex_budget_usd": 1.6e6}, {"capex_budget_usd*=": 2.6},
+                            {"gpu_products[h100].capex_usd": 200000}], config)
+    kept_models().clear()
+    rows = [run_scenario(s.task, inst).row for s in scenarios]
+    assert [r["gpus.h100.p0"] for r in rows] == [4, 6, 10, 5]
+    assert [r["model"] for r in rows] == ["built", "resolved", "resolved", "built"]
+    # the static table puts it in another structure group before any worker sees it
+    assert rows[3]["change"] == "new structure"
+    assert len({s.structure for s in scenarios[:3]}) == 1
+    assert scenarios[3].structure != scenarios[0].structure
+    for s, row in zip(scenarios[1:3], rows[1:3]):
+        fresh = solve(scenario_instance(inst, s.task.data), config)
+        assert row["npv_usd"] == pytest.approx(fresh.npv_usd, rel=1e-9)
 
 
 def test_a_representative_grid_resolves_through_the_decomposition():

@@ -236,15 +236,20 @@ class _Shifts:
         self.rows: dict[int, float] = {}
         self.cols: dict[int, float] = {}
 
-    def row(self, group: str, key: tuple, delta: float, ref=None) -> None:
+    def row(self, group: str, key: tuple, delta: float, ref=None, *,
+            folded_ok: bool = False) -> None:
         """Move the constant of row ``group[key]`` by ``delta`` as written in the model
         (``... <= value``, ``... == value``). ``ref``: (column, index, written sign) of a
         column of the row whose sign shows whether the compiled row kept the written
-        orientation; None when every written coefficient is positive."""
+        orientation; None when every written coefficient is positive. ``folded_ok``: a
+        row without variables was folded into ``0 <= value`` at the build (model/context.py
+        ``checked``), which every valid value keeps true: nothing to move."""
         if delta == 0.0:
             return
         r = self.form.rows.lookup(group).get(key)
         if r is None:
+            if folded_ok:
+                return
             raise Rebuild(f"the kept model has no row {group}{list(key)}")
         self.rows[r] = self.rows.get(r, 0.0) + self._orientation(r, ref) * delta
 
@@ -291,7 +296,7 @@ def bound_changes(form, built, new) -> _Shifts:
                 s_.row("stock_cooling", (s, q, p), d, [("cooling_mw", (s, q, p), 1.0)])
         d = nd.mining_mw - od.mining_mw
         for p in range(P):  # ASIC MW + converted blocks <= mining_mw
-            s_.row("mining_hall", (s, p), d)
+            s_.row("mining_hall", (s, p), d, folded_ok=True)
         d = nd.ai_mw - od.ai_mw
         for p in range(P):  # GPU MW + lease MW - new blocks <= ai_mw - mandatory lease MW
             ref = ([("gpus_installed", (s, g, p), 1.0) for g in new.products]
@@ -303,17 +308,17 @@ def bound_changes(form, built, new) -> _Shifts:
             for t in range(n):
                 s_.row("power_balance", (s, t), -d, [("imp", (s, t), -1.0)])
         d = nd.export_limit_mw - od.export_limit_mw
-        if d and form.rows.lookup("export_limit").get((s, 0)) is not None:
-            # the rows exist only where an onsite PPA can export; elsewhere no effect
+        if d:  # the rows exist only where an onsite PPA can export
             for t in range(n):
-                s_.row("export_limit", (s, t), d)
+                s_.row("export_limit", (s, t), d, folded_ok=True)
         if nd.anc_max_mw != od.anc_max_mw and nd.anc_price is not None:
             for t in range(n):
                 s_.col_upper("anc", (s, t), nd.anc_max_mw)
         for name, group in (("conversion", "conversion_limit"), ("ai_build", "ai_build_limit")):
             a, b = getattr(od, name), getattr(nd, name)
             if a is not None and b is not None:
-                s_.row(group, (s,), float(b.max_blocks) - float(a.max_blocks))
+                s_.row(group, (s,), float(b.max_blocks) - float(a.max_blocks),
+                       folded_ok=True)
         for g in set(nd.existing_gpus) | set(od.existing_gpus):
             d = nd.existing_gpus.get(g, 0.0) - od.existing_gpus.get(g, 0.0)
             for p in range(P):
@@ -326,7 +331,8 @@ def bound_changes(form, built, new) -> _Shifts:
                 s_.row("stock_asics", (s, f.id, p), d, [("asics", (s, f.id, p), 1.0)])
     old_up = {(u.site, u.id): u for u in built.upgrades}
     for u in new.upgrades:
-        s_.row("upgrade_limit", (u.site, u.id), float(u.max_count - old_up[u.site, u.id].max_count))
+        s_.row("upgrade_limit", (u.site, u.id),
+               float(u.max_count - old_up[u.site, u.id].max_count), folded_ok=True)
     for group, products, old in (("buy_limit", new.products, built.products),
                                  ("asic_buy_limit", new.asic_products, built.asic_products)):
         for g, prod in products.items():
@@ -340,5 +346,7 @@ def bound_changes(form, built, new) -> _Shifts:
         raise Rebuild("the capex budget appears or disappears")
     if new.budget is not None:
         for p in range(P):
-            s_.row("capex_budget", (p,), float(new.budget[p] - built.budget[p]))
+            # a period in which nothing can be ordered has no budget row
+            s_.row("capex_budget", (p,), float(new.budget[p] - built.budget[p]),
+                   folded_ok=True)
     return s_

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sys
 import tempfile
 import time
 from collections import OrderedDict
@@ -358,12 +359,24 @@ def _row(task: Task, sol: Solution, data, model: str, change: str, *, build_s: f
         "build_s": build_s, "solve_s": solve_s, "highs_s": sol.highs_run_time_s,
         "task_s": time.perf_counter() - t0, "model": model, "change": change,
         "method": sol.method, "worker": f"{socket.gethostname()}:{os.getpid()}",
+        "worker_peak_rss_mb": peak_rss_mb(),
         "finished_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "message": message,
     }
     if has and data is not None:
         row.update(decisions(data, sol.form, sol.x))
     return row
+
+
+def peak_rss_mb() -> float | None:
+    """Peak resident memory of this worker process so far (its kept models included)."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # kilobytes on Linux, bytes on macOS
+    return round(peak / (1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0), 1)
 
 
 def decisions(data, form, x: np.ndarray) -> dict[str, float]:

@@ -44,7 +44,7 @@ from .overrides import apply as apply_overrides
 FILES = ("sweep.parquet", "sweep.csv")
 ROW_COLUMNS = ["status", "exit_code", "npv_usd", "best_bound_usd", "mip_gap", "build_s",
                "solve_s", "highs_s", "task_s", "model", "change", "method", "worker",
-               "finished_utc", "message"]
+               "worker_peak_rss_mb", "finished_utc", "message"]
 NO_SOLUTION_EXIT = 1  # the sweep's exit code when a scenario has no solution
 INVALID_EXIT = 2  # ... when a scenario's values do not validate (the others still run)
 
