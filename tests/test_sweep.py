@@ -3,6 +3,7 @@ a sweep derived by hand, a killed worker of a real LocalCluster, resume, bad ove
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pandas as pd
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 
 from optimizer import pipeline
 from optimizer.api import solve
+from optimizer.check import check_run
 from optimizer.instance import Instance, load_instance
 from optimizer.results.tables import plan_differences
 from optimizer.sweep import OverrideError, Rebuild, sweep
@@ -88,7 +90,8 @@ def test_npv_is_linear_in_hashprice_and_grid_price_with_slopes_derived_by_hand(
 
     slope 2744 USD per USD/PH/day of hashprice and -2016 USD per USD/MWh of grid price
     (e.g. h = 40, p = 20: 109,760 - 40,320 = 69,440 USD). The six scenarios run on one
-    worker of a LocalCluster: one build, five re-solves of the kept model."""
+    worker of a LocalCluster: one build, five re-solves of the kept model, whose run
+    folders (``keep_runs``) pass the independent checker."""
     site = base_site(id="s", halls={"mining_mw": 5.0},
                      fleet=[{"id": "a", "units": 1000, "hashrate_th": 100.0, "power_kw": 3.0,
                              "cooling": "air"}])
@@ -96,7 +99,7 @@ def test_npv_is_linear_in_hashprice_and_grid_price_with_slopes_derived_by_hand(
                                                "pool_fee": 0.02}, sites=[site]))
     rows = sweep(inst, {"market.hashprice_usd_per_ph_day": [30.0, 40.0, 50.0],
                         "sites[s].grid.price_usd_per_mwh": [20.0, 40.0]},
-                 out=tmp_path / "sweep", workers=1, quiet=True, mip_gap=0.0)
+                 out=tmp_path / "sweep", workers=1, quiet=True, keep_runs=True, mip_gap=0.0)
     h = rows["market.hashprice_usd_per_ph_day"]
     p = rows["sites[s].grid.price_usd_per_mwh"]
     assert list(zip(h, p)) == [(30, 20), (30, 40), (40, 20), (40, 40), (50, 20), (50, 40)]
@@ -108,6 +111,12 @@ def test_npv_is_linear_in_hashprice_and_grid_price_with_slopes_derived_by_hand(
     assert on_disk["npv_usd"].tolist() == rows["npv_usd"].tolist()
     assert pd.read_csv(tmp_path / "sweep" / "sweep.csv")["scenario"].tolist() == [
         "s0001", "s0002", "s0003", "s0004", "s0005", "s0006"]
+    run = tmp_path / "sweep" / "runs" / "s0006"  # h = 50, p = 40, a re-solve
+    report = check_run(run)
+    assert report.ok, report.failed()
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["npv_usd"] == pytest.approx(2744 * 50 - 2016 * 40, rel=1e-9)
+    assert load_instance(run / "instance.yaml").market.hashprice_usd_per_ph_day == 50
 
 
 # --------------------------------------------------------------------------- kept = fresh
