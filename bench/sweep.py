@@ -82,7 +82,9 @@ def one(instance, scenarios: pd.DataFrame, workers: int, days: int | None,
         "resolve_outside_s": resolved["outside_s"].mean(),
         "outside_over_highs": resolved["outside_s"].mean() / resolved["highs_s"].mean(),
         "build_outside_s": built["outside_s"].mean(), "build_highs_s": built["highs_s"].mean(),
-        "write_per_row_s": write_per_row, "load_before": before, "load_after": load(),
+        "write_per_row_s": write_per_row,
+        "worker_peak_rss_mb": frame["worker_peak_rss_mb"].max(),
+        "load_before": before, "load_after": load(),
         "npv_range_musd": f"{frame['npv_usd'].min() / 1e6:.2f}..{frame['npv_usd'].max() / 1e6:.2f}",
     }
 

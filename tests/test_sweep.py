@@ -9,6 +9,7 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 from conftest import BUNDLED_ROOT, base_instance, base_site
+from distributed import LocalCluster
 from typer.testing import CliRunner
 
 from optimizer import pipeline
@@ -89,17 +90,21 @@ def test_npv_is_linear_in_hashprice_and_grid_price_with_slopes_derived_by_hand(
         NPV = 672 * 1000 * (0.0040833 h - 0.003 p) = 2744 h - 2016 p  USD,
 
     slope 2744 USD per USD/PH/day of hashprice and -2016 USD per USD/MWh of grid price
-    (e.g. h = 40, p = 20: 109,760 - 40,320 = 69,440 USD). The six scenarios run on one
-    worker of a LocalCluster: one build, five re-solves of the kept model, whose run
-    folders (``keep_runs``) pass the independent checker."""
+    (e.g. h = 40, p = 20: 109,760 - 40,320 = 69,440 USD). The six scenarios run on an
+    existing cluster (its scheduler's address, as ``--scheduler`` takes it) of one worker
+    process: one build, five re-solves of the kept model, whose run folders
+    (``keep_runs``) pass the independent checker."""
     site = base_site(id="s", halls={"mining_mw": 5.0},
                      fleet=[{"id": "a", "units": 1000, "hashrate_th": 100.0, "power_kw": 3.0,
                              "cooling": "air"}])
     inst = make_instance(base_instance(market={"hashprice_usd_per_ph_day": 40.0,
                                                "pool_fee": 0.02}, sites=[site]))
-    rows = sweep(inst, {"market.hashprice_usd_per_ph_day": [30.0, 40.0, 50.0],
-                        "sites[s].grid.price_usd_per_mwh": [20.0, 40.0]},
-                 out=tmp_path / "sweep", workers=1, quiet=True, keep_runs=True, mip_gap=0.0)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        rows = sweep(inst, {"market.hashprice_usd_per_ph_day": [30.0, 40.0, 50.0],
+                            "sites[s].grid.price_usd_per_mwh": [20.0, 40.0]},
+                     out=tmp_path / "sweep", scheduler=cluster.scheduler_address, quiet=True,
+                     keep_runs=True, mip_gap=0.0)
     h = rows["market.hashprice_usd_per_ph_day"]
     p = rows["sites[s].grid.price_usd_per_mwh"]
     assert list(zip(h, p)) == [(30, 20), (30, 40), (40, 20), (40, 40), (50, 20), (50, 40)]

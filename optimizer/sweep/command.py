@@ -112,6 +112,3 @@ def sweep_command(
 
 
 app.command(name="sweep")(sweep_command)
-
-if __name__ == "__main__":
-    app()
