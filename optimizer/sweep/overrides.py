@@ -7,7 +7,7 @@
     leases[tenant-b].start_period=3
 
 ``[id]`` selects a list entry by its id (``product`` for ``sites[].gpus``). A path is
-checked once against the instance and its schema (``resolve``); a bad one raises
+checked once against the instance and its schema (``locate``); a bad one raises
 ``OverrideError`` naming the path, the nearest valid key and the value. Applied to the
 instance's dict, a scenario is then validated exactly like an instance file
 (``Instance.from_dict``).
@@ -29,7 +29,6 @@ from ..instance import Instance, InstanceError
 from ..instance.load import parse_yaml_text
 from ..instance.problems import safe_repr
 
-OPERATORS = ("=", "*=")
 # a path: key or key[id] segments joined by dots; ids are the instance's slugs
 _SEGMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[([^\[\]]+)\])?$")
 # keys a sweep may not vary: every scenario reads the instance's own series file
@@ -42,7 +41,7 @@ class OverrideError(ValueError):
 
 
 @dataclass(frozen=True)
-class Path:
+class KeyPath:
     """A parsed override path: ``(key, id or None)`` per segment."""
 
     text: str
@@ -56,7 +55,7 @@ class Path:
 class Override:
     """One change of a scenario: ``path op value``."""
 
-    path: Path
+    path: KeyPath
     op: str  # "=" or "*="
     value: Any
 
@@ -79,7 +78,7 @@ def split_column(header: str) -> tuple[str, str]:
     return text, "="
 
 
-def parse_path(text: str, source: str, value: Any = None) -> Path:
+def parse_path(text: str, source: str, value: Any = None) -> KeyPath:
     segments = []
     for part in text.split("."):
         found = _SEGMENT.match(part)
@@ -89,7 +88,7 @@ def parse_path(text: str, source: str, value: Any = None) -> Path:
                 f"selected by its id in brackets, e.g. sites[permian].grid.import_limit_mw) "
                 f"(got {safe_repr(value)})")
         segments.append((found.group(1), found.group(2)))
-    return Path(text, tuple(segments))
+    return KeyPath(text, tuple(segments))
 
 
 def parse_value(text: str, source: str) -> Any:
@@ -118,7 +117,7 @@ def split_values(text: str) -> list[str]:
     return [v.strip() for v in out]
 
 
-def parse_vary(option: str) -> tuple[Path, str, list[Any]]:
+def parse_vary(option: str) -> tuple[KeyPath, str, list[Any]]:
     """``--vary PATH=v1,v2`` or ``--vary PATH*=f1,f2`` -> (path, op, values)."""
     source = "--vary"
     found = re.match(r"^\s*([^=*]+?)\s*(\*=|=)(.*)$", option, re.S)
@@ -176,7 +175,7 @@ def _where(segments) -> str:
 
 # --------------------------------------------------------------------------- resolve, apply
 
-def locate(data: dict, path: Path, source: str, value: Any) -> tuple[Any, Any]:
+def locate(data: dict, path: KeyPath, source: str, value: Any) -> tuple[Any, Any]:
     """(container, key) of ``path`` in the instance dict ``data``: ``container[key]`` is
     the value to set (the key may be absent: an optional key not given). Raises
     OverrideError naming the path, the nearest valid key and the value."""
@@ -221,7 +220,7 @@ def locate(data: dict, path: Path, source: str, value: Any) -> tuple[Any, Any]:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _scaled(current: Any, factor: float, path: Path, source: str, shown: Any = None) -> Any:
+def _scaled(current: Any, factor: float, path: KeyPath, source: str, shown: Any = None) -> Any:
     def number(x: Any) -> bool:
         return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
@@ -258,7 +257,7 @@ def apply(data: dict, overrides: list[Override], source: str = "scenario") -> di
     return out
 
 
-def _current(container: Any, key: Any, path: Path, source: str, shown: Any) -> Any:
+def _current(container: Any, key: Any, path: KeyPath, source: str, shown: Any) -> Any:
     if isinstance(container, dict) and key not in container:
         raise OverrideError(f"{source}: {path}: not set in this instance, so there is "
                             f"nothing to scale; set it with '=' (got {safe_repr(shown)})")
@@ -266,7 +265,7 @@ def _current(container: Any, key: Any, path: Path, source: str, shown: Any) -> A
 
 
 def check_paths(data: dict, columns: dict[str, list[Any]], source: str
-                ) -> list[tuple[Path, str]]:
+                ) -> list[tuple[KeyPath, str]]:
     """Parse and locate every column (``path`` or ``path*=``) against the instance before
     anything runs; (path, op) per column, in order."""
     out = []
