@@ -186,20 +186,25 @@ def test_a_kept_model_resolved_equals_a_fresh_solve_of_every_scenario(monkeypatc
 
 def test_each_bound_change_alone_equals_a_fresh_solve():
     """The bound changes one at a time from the base (each moves the NPV, so a change
-    the kept model missed would show), then back to the base: the kept model returns
-    to the base's optimum."""
+    the kept model missed would show); then an auxiliary load above the interconnect
+    (infeasible, explained by the elastic re-solve, which changes the HiGHS model), and
+    back to the base: the kept model returns to the base's optimum."""
     inst = load_instance(QUICKSTART)
     config = sweep_config(mip_gap=0.0)
     singles = [{"sites[midland].grid.import_limit_mw": 40}, {"sites[midland].aux_load_mw": 3},
                {"sites[midland].fleet[s19xp].units": 9000}, {"sites[midland].halls.ai_mw": 2},
                {"sites[midland].cooling.air.capacity_mw": 40},
-               {"gpu_products[h100-hgx].max_units_per_period": 150}, {}]
+               {"gpu_products[h100-hgx].max_units_per_period": 150},
+               {"sites[midland].aux_load_mw": 50}, {}]
     scenarios = plan(inst, [{}, *singles], config)
     kept_models().clear()
     rows = [run_scenario(s.task, inst).row for s in scenarios]
     assert [r["model"] for r in rows] == ["built"] + ["resolved"] * len(singles)
+    assert (rows[-2]["status"], rows[-2]["exit_code"], rows[-2]["npv_usd"]) == (
+        "infeasible", 3, None)
+    assert "power_balance" in rows[-2]["message"], rows[-2]["message"]
     base = rows[0]["npv_usd"]
-    for s, row in zip(scenarios[1:-1], rows[1:-1]):
+    for s, row in zip(scenarios[1:-2], rows[1:-2]):
         fresh = solve(scenario_instance(inst, s.task.data), config)
         assert row["npv_usd"] == pytest.approx(fresh.npv_usd, rel=1e-9), s.values
         assert row["npv_usd"] != pytest.approx(base, rel=1e-6), s.values
