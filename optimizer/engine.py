@@ -106,12 +106,28 @@ class Engine:
 
         futures = {}
         started = time.perf_counter()
-        for key, args in tasks:
-            fut = self.client.submit(fn, *args, key=f"hashpivot-{key}-{time.time_ns()}",
-                                     pure=False)
-            futures[fut] = key
-        for fut in as_completed(futures):
+        pending = iter(tasks)
+        running = as_completed()
+
+        def submit_more() -> None:
+            # no more tasks in flight than worker threads: the scheduler queues only
+            # "root-ish" tasks (a large group, few dependencies) and hands every other one
+            # to a worker at once, and a worker that dies takes all it was handed
+            slots = max(1, sum(self.client.nthreads().values()))
+            while len(futures) < slots:
+                nxt = next(pending, None)
+                if nxt is None:
+                    return
+                key, args = nxt
+                fut = self.client.submit(fn, *args, key=f"hashpivot-{key}-{time.time_ns()}",
+                                         pure=False)
+                futures[fut] = key
+                running.add(fut)
+
+        submit_more()
+        for fut in running:
             key = futures.pop(fut)
+            submit_more()
             try:
                 value = fut.result()
             except Exception as exc:  # noqa: BLE001 - every failure becomes a row
