@@ -17,9 +17,10 @@ from .model.build import BuiltModel
 from .pipeline import Result
 from .results.tables import plan_differences
 from .solver.config import SolveConfig, make_config
+from .sweep import sweep
 
 __all__ = ["load_instance", "solve", "Result", "build", "Instance", "SolveConfig",
-           "compare_resolution"]
+           "compare_resolution", "sweep"]
 
 
 def _config(config: SolveConfig | None, options: dict) -> SolveConfig:

@@ -220,7 +220,9 @@ def _mount() -> None:
     when it runs)."""
     from .hashprice import hashprice_command
     from .report import report_command
+    from .sweep import sweep_command
 
+    app.command("sweep")(sweep_command)
     app.command("hashprice")(hashprice_command)
     app.command("report")(report_command)
 
