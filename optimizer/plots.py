@@ -558,7 +558,9 @@ def override_columns(table: pd.DataFrame) -> list[str]:
     (``market.x``, ``gpu_products[id].y``) that is not an output."""
     cols = list(table.columns)
     if "scenario" in cols and "status" in cols:
-        between = cols[cols.index("scenario") + 1:cols.index("status")]
+        # the scenario's hash (sweep.parquet) sits beside its id, not among the overrides
+        between = [c for c in cols[cols.index("scenario") + 1:cols.index("status")]
+                   if c != "hash"]
         if between:
             return between
     return [c for c in cols if c not in SWEEP_OUTPUTS and ("." in c or "[" in c)]

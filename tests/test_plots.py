@@ -300,6 +300,15 @@ def test_override_columns_are_those_between_scenario_and_status(sweep):
     assert plots.override_columns(shuffled) == [HP, SPOT, FEE]
 
 
+def test_the_scenario_hash_beside_its_id_is_not_an_override(sweep):
+    """sweep.parquet puts each scenario's hash right after its id: it is not an axis."""
+    hashed = sweep.copy()
+    hashed.insert(1, "hash", [f"{i:016x}" for i in range(len(hashed))])
+    assert plots.override_columns(hashed) == [HP, SPOT, FEE]
+    assert plots.heatmap_table(hashed, x=SPOT, y=HP).equals(
+        plots.heatmap_table(sweep, x=SPOT, y=HP))
+
+
 def test_the_base_is_the_middle_level_or_the_scenario_named_base(sweep):
     assert plots.sweep_base(sweep) == {HP: 50.0, SPOT: 2.5, FEE: 0.02}
     named = sweep.copy()
