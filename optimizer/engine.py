@@ -104,22 +104,40 @@ class Engine:
         as each finishes."""
         from distributed import as_completed
 
-        futures = {}
+        # no more tasks in flight than the workers have threads: the scheduler queues
+        # only "root-ish" groups (more tasks than twice the threads, under one key
+        # prefix); other tasks go to a worker at once and wait there, so a worker that
+        # died would take them with it (and twice is a failure)
+        todo = iter(tasks)
+        futures: dict = {}
+        finished = as_completed()
         started = time.perf_counter()
-        for key, args in tasks:
-            fut = self.client.submit(fn, *args, key=f"hashpivot-{key}-{time.time_ns()}",
-                                     pure=False)
-            futures[fut] = key
-        for fut in as_completed(futures):
+
+        def fill() -> None:
+            slots = max(1, sum(self.client.nthreads().values()))
+            while len(futures) < slots:
+                nxt = next(todo, None)
+                if nxt is None:
+                    return
+                key, args = nxt
+                fut = self.client.submit(fn, *args, key=f"hashpivot-{key}-{time.time_ns()}",
+                                         pure=False)
+                futures[fut] = key
+                finished.add(fut)
+
+        fill()
+        for fut in finished:
             key = futures.pop(fut)
+            fill()
             try:
                 value = fut.result()
             except Exception as exc:  # noqa: BLE001 - every failure becomes a row
-                yield Outcome(key, error=describe(exc), seconds=time.perf_counter() - started)
+                outcome = Outcome(key, error=describe(exc), seconds=time.perf_counter() - started)
             else:
-                yield Outcome(key, value=value, seconds=time.perf_counter() - started)
+                outcome = Outcome(key, value=value, seconds=time.perf_counter() - started)
             finally:
                 fut.release()
+            yield outcome
 
 
 def describe(exc: BaseException) -> str:
