@@ -64,7 +64,7 @@ import socket
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import typer
@@ -571,7 +571,8 @@ def _batch_markdown(rows: list[dict], header: dict) -> str:
              f"- options: {header['options']}",
              f"- {solved} of {len(rows)} instances have a solution; {len(failed)} failed; "
              f"{sum(bool(r['resumed']) for r in done)} resumed, "
-             f"{sum(bool(r['warm_started']) for r in done)} warm-started", ""]
+             f"{sum(bool(r['warm_started']) for r in done)} warm-started"]
+    lines += [f"- note: {_md(n)}" for n in header.get("notes", [])] + [""]
     if failed:
         lines += ["## Failed", ""]
         lines += [f"- `{r['instance']}`: {r['status']} (exit {r['exit_code']}): "
@@ -626,32 +627,31 @@ def _run_folders(runs: Path, prefix: str = "") -> Iterable[tuple[str, Path]]:
 
 
 def _read_side(folder: Path) -> dict[str, _Side]:
-    """Every instance of a batch folder: the rows of its batch.csv (failed ones too),
-    and any run folder under runs/ without a row."""
+    """Every instance of a batch folder: the finished rows of its batch.csv (failed ones
+    too) with the run folders they name; without a batch.csv, every run folder under
+    runs/. (A folder under runs/ that batch.csv does not name is an older batch's.)"""
     import pandas as pd
 
     sides: dict[str, _Side] = {}
     table = folder / "batch.csv"
-    if table.is_file():
-        frame = pd.read_csv(table, dtype={"instance": str})
-        for r in frame.to_dict(orient="records"):
-            if r.get("status") == "pending":
-                continue
-            code = r.get("exit_code")
-            npv = r.get("npv_usd")
-            sides[r["instance"]] = _Side(
-                status=str(r.get("status")),
-                exit_code=None if code is None or pd.isna(code) else int(code),
-                npv_usd=None if npv is None or pd.isna(npv) else float(npv))
-    for key, run in _run_folders(folder / RUNS):
-        side = sides.setdefault(key, _Side())
-        if side.status and side.exit_code == 2:
-            continue  # invalid tonight: the folder is an older night's
-        side.run = run
-        if not side.status:
+    if not table.is_file():
+        for key, run in _run_folders(folder / RUNS):
             summary = json.loads((run / "summary.json").read_text())
-            side.status, side.exit_code = summary.get("status", ""), summary.get("exit_code")
-            side.npv_usd = summary.get("npv_usd")
+            sides[key] = _Side(summary.get("status", ""), summary.get("exit_code"),
+                               summary.get("npv_usd"), run)
+        return sides
+    frame = pd.read_csv(table, dtype={"instance": str, "run_folder": str})
+    for r in frame.to_dict(orient="records"):
+        if r.get("status") == "pending":
+            continue
+        code, npv, run = r.get("exit_code"), r.get("npv_usd"), r.get("run_folder")
+        run_dir = folder / run if isinstance(run, str) and run else None
+        sides[r["instance"]] = _Side(
+            status=str(r.get("status")),
+            exit_code=None if code is None or pd.isna(code) else int(code),
+            npv_usd=None if npv is None or pd.isna(npv) else float(npv),
+            run=run_dir if run_dir is not None and (run_dir / "summary.json").is_file()
+            else None)
     return sides
 
 
@@ -781,8 +781,8 @@ def _series_changes(key: str, before: Path, after: Path, ya: dict, yb: dict) -> 
             if not differ:
                 continue
             note = f"{differ} of {len(va)} hours differ"
-        else:
-            note = f"{len(va)} hours -> {len(vb)} hours"
+        else:  # another horizon: the hours cannot be paired
+            note = f"the hours differ ({len(va)} -> {len(vb)} rows)"
         ma, mb = float(np.nanmean(va)), float(np.nanmean(vb))
         rows.append(dict(instance=key, change="input", item=item, before=ma, after=mb,
                          delta=mb - ma, note=f"{note}; mean {ma:g} -> {mb:g}"))
@@ -983,6 +983,7 @@ class BatchResult:
     rows: object  # DataFrame, COLUMNS, one row per instance
     diff: object | None = None  # DataFrame (DIFF_COLUMNS) with compare
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # said once, not about one instance
 
     @property
     def exit_code(self) -> int:
@@ -993,10 +994,17 @@ class BatchResult:
         return self.rows[self.rows["exit_code"] != 0]
 
 
-def _batch_folder(path: str | Path | None, option: str) -> Path | None:
+def _batch_folder(path: str | Path | None, option: str, notes: list[str]) -> Path | None:
+    """Last night's batch folder. Missing, it is a night without a predecessor (the
+    first one, or one whose batch did not run): noted, not refused, so that the night's
+    plans are still made."""
     if path is None:
         return None
     p = Path(path).absolute()
+    if not os.path.lexists(p):
+        notes.append(f"{option}: {path} does not exist; tonight is compared with nothing "
+                     "and starts cold")
+        return p
     if not p.is_dir():
         raise BatchError(f"{option}: {path} is not a folder")
     if not (p / "batch.csv").is_file() and not (p / RUNS).is_dir():
@@ -1021,9 +1029,10 @@ def _known_seconds(folders: Iterable[Path | None]) -> dict[str, float]:
             continue
         try:
             frame = pd.read_csv(folder / "batch.csv", dtype={"instance": str})
-        except (OSError, ValueError):
-            continue
-        for key, secs, resumed in zip(frame["instance"], frame["seconds"], frame["resumed"]):
+            triples = list(zip(frame["instance"], frame["seconds"], frame["resumed"]))
+        except (OSError, ValueError, KeyError):
+            continue  # an unreadable history only costs the order
+        for key, secs, resumed in triples:
             if not pd.isna(secs) and not resumed:
                 known.setdefault(key, float(secs))
     return known
@@ -1034,7 +1043,7 @@ def _line(row: dict) -> str:
         return f"{row['instance']}: pending"
     text = f"{row['instance']}: {row['status']} (exit {row['exit_code']})"
     if row["npv_usd"] is not None:
-        text += f", NPV {row['npv_usd'] / 1e6:,.3f} M$"
+        text += f", NPV {row['npv_usd']:,.0f} USD"
     if row["mip_gap"] is not None:
         text += f", gap {row['mip_gap']:.1e}"
     if row["seconds"] is not None:
@@ -1085,12 +1094,20 @@ def batch(input_dir: str | Path, out_dir: str | Path, config=None, *,
     out = Path(out_dir).absolute()
     if out.exists() and not out.is_dir():
         raise BatchError(f"--out: {out_dir} exists and is not a folder")
-    previous = _batch_folder(compare, "--compare")
-    warm_dir = _batch_folder(warm_start_from, "--warm-start-from")
+    notes: list[str] = []
+    previous = _batch_folder(compare, "--compare", notes)
+    warm_dir = _batch_folder(warm_start_from, "--warm-start-from", notes)
     if previous is not None and os.path.realpath(previous) == os.path.realpath(out):
         raise BatchError(f"--compare: {compare} is the batch's own --out folder; compare "
                          "with last night's folder")
     found = find_instances(source, exclude=[out])
+    keys = {key for key, _ in found}
+    for key, path in found:
+        outer = next((k for k in keys if key.startswith(k + "/")), None)
+        if outer is not None:
+            raise BatchError(f"{path}: is inside the instance folder {source / outer}; their "
+                             f"run folders would nest (runs/{key} inside runs/{outer}): move "
+                             "one of them")
     if not found:
         hint = (" (it holds an instance.yaml itself: batch takes the instance folders below "
                 "INPUT_DIR; solve one instance with hashpivot solve)"
@@ -1112,7 +1129,7 @@ def batch(input_dir: str | Path, out_dir: str | Path, config=None, *,
         rows = {key: _row(key, status="pending") for key, _ in found}
         header = {"out": str(out), "input": str(source), "started_at": started_at,
                   "options": _options_text(config, wall_margin_s, compare, warm_start_from,
-                                           resume)}
+                                           resume), "notes": notes}
         write_tables(out, list(rows.values()), header)
         with contextlib.ExitStack() as stack:
             if engine is None:
@@ -1135,7 +1152,7 @@ def batch(input_dir: str | Path, out_dir: str | Path, config=None, *,
     finally:
         release_lock(out, lock)
     return BatchResult(out, pd.DataFrame(list(rows.values()), columns=COLUMNS), diff,
-                       time.perf_counter() - t_start)
+                       time.perf_counter() - t_start, notes)
 
 
 def _options_text(config, wall_margin_s: float, compare, warm, resume: bool) -> str:
@@ -1241,6 +1258,8 @@ def report(result: BatchResult, out, err) -> None:
     that failed, and why (Rich consoles)."""
     rows = result.rows
     solved = int((rows["exit_code"] == 0).sum())
+    for note in result.notes:
+        err.print(f"note: {note}", markup=False)
     out.print(f"batch: {solved} of {len(rows)} instances have a solution "
               f"({int(rows['resumed'].sum())} resumed, {int(rows['warm_started'].sum())} "
               f"warm-started) in {result.seconds:.1f} s; {result.out_dir / 'batch.md'}",

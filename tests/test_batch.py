@@ -32,13 +32,16 @@ from conftest import (
     write_series,
 )
 from rich.console import Console
+from typer.testing import CliRunner
 
 from optimizer.batch import (
     KILL_HOOK,
     LOCK_NAME,
     STALL_HOOK,
+    BatchError,
     BatchLocked,
     acquire_lock,
+    app,
     batch,
     release_lock,
     report,
@@ -208,7 +211,17 @@ def test_diff_finds_and_attributes_the_plan_change(tmp_path, engine):
     write_instance(night1 / "gone", *mining())
     write_instance(night2 / "site", *plan_night(2.0e5, 20.0))
     write_instance(night2 / "new", *mining())
-    batch(night1, tmp_path / "out1", engine=engine, quiet=True, mip_gap=1e-9)
+    # the first night has no predecessor: noted, not refused; every instance is new
+    first = batch(night1, tmp_path / "out1", engine=engine, quiet=True, mip_gap=1e-9,
+                  compare=tmp_path / "none", warm_start_from=tmp_path / "none")
+    assert first.exit_code == 0
+    assert first.notes == [
+        f"--compare: {tmp_path / 'none'} does not exist; tonight is compared with nothing "
+        "and starts cold",
+        f"--warm-start-from: {tmp_path / 'none'} does not exist; tonight is compared with "
+        "nothing and starts cold"]
+    assert sorted(zip(first.diff["instance"], first.diff["change"])) == [
+        ("gone", "instance_new"), ("site", "instance_new")]
 
     result = batch(night2, tmp_path / "out2", engine=engine, quiet=True, mip_gap=1e-9,
                    compare=tmp_path / "out1", warm_start_from=tmp_path / "out1")
@@ -351,9 +364,9 @@ def test_a_second_batch_on_the_same_folder_is_refused_until_the_first_is_gone(tm
     try:
         assert holder.stdout.readline().strip() == "locked"
         record = json.loads((out / LOCK_NAME).read_text())
-        with pytest.raises(BatchLocked) as refused:
-            batch(tmp_path / "in", out)
-        assert str(refused.value) == (
+        refused = CliRunner().invoke(app, [str(tmp_path / "in"), "--out", str(out)])
+        assert refused.exit_code == 2
+        assert refused.stderr.replace("\n", "") == (
             f"{out}: another batch is writing there: pid {holder.pid} on host "
             f"{socket.gethostname()}, started {record['started_at']} ({record['command']}). "
             f"Wait for it to end, or remove the lock file {out / LOCK_NAME} if that process "
@@ -368,3 +381,14 @@ def test_a_second_batch_on_the_same_folder_is_refused_until_the_first_is_gone(tm
         acquire_lock(out)
     release_lock(out, mine)
     assert sorted(p.name for p in out.iterdir()) == []
+
+
+def test_nested_instance_folders_are_refused_before_anything_starts(tmp_path):
+    write_instance(tmp_path / "in" / "a", *mining())
+    write_instance(tmp_path / "in" / "a" / "b", *mining())
+    with pytest.raises(BatchError) as refused:
+        batch(tmp_path / "in", tmp_path / "out")
+    assert str(refused.value) == (
+        f"{tmp_path / 'in/a/b/instance.yaml'}: is inside the instance folder "
+        f"{tmp_path / 'in/a'}; their run folders would nest (runs/a/b inside runs/a): move "
+        "one of them")
