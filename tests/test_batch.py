@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -171,6 +172,41 @@ def test_an_instance_that_outlives_its_wall_time_guard_is_killed(tmp_path, engin
                                         "+ wall margin 2 s): the solving process was killed")
     assert rows["ok"]["exit_code"] == 0
     assert result.exit_code == 1
+
+
+def forked_by_forkserver(proc: psutil.Process) -> bool:
+    try:
+        parent = proc.parent()
+        return parent is not None and "forkserver" in " ".join(parent.cmdline())
+    except psutil.Error:  # gone meanwhile
+        return False
+
+
+def test_a_solving_process_that_dies_is_a_row(tmp_path, engine):
+    """The process solving ``stalled`` (forked by a worker's forkserver) is SIGKILLed
+    from outside, as the kernel's out-of-memory killer would: its row says so and the
+    worker lives on."""
+    write_instance(tmp_path / "in" / "stalled", *mining())
+    workers = set(engine.client.run(os.getpid).values())
+    done: dict = {}
+    thread = threading.Thread(target=lambda: done.update(
+        result=batch(tmp_path / "in", tmp_path / "out", engine=engine, quiet=True)))
+    thread.start()
+    deadline = time.monotonic() + 120
+    solving: list = []
+    while not solving:
+        assert time.monotonic() < deadline, "no solving process appeared"
+        time.sleep(0.1)
+        solving = [p for w in workers for p in psutil.Process(w).children(recursive=True)
+                   if forked_by_forkserver(p)]
+    for p in solving:
+        p.kill()
+    thread.join(120)
+
+    row = rows_by_instance(done["result"])["stalled"]
+    assert (row["status"], row["exit_code"], row["error"]) == (
+        "crashed", 1, "the process solving it died of SIGKILL (killed, perhaps out of memory)")
+    assert set(engine.client.run(os.getpid).values()) == workers
 
 
 # ------------------------------------------------------------------------------- diff
