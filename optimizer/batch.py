@@ -273,6 +273,11 @@ def solve_job(job: Job) -> dict:
         os.kill(os.getpid(), signal.SIGKILL)
     if multiprocessing.current_process().daemon:
         return run_job(job)  # no children allowed here (see the module docstring)
+    # Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536 (its
+    # pre-spawn-environ), so that idle workers hand memory back; glibc reads it when a
+    # process starts, and under it HiGHS solves permian-1y in 2.4 times the time (66.6 s
+    # against 27.4 s). The forkserver, and so every solving process, starts without it.
+    os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     ctx = multiprocessing.get_context(
         "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
     if ctx.get_start_method() == "forkserver":
@@ -555,6 +560,9 @@ def write_tables(out: Path, rows: list[dict], header: dict) -> None:
     import pandas as pd
 
     frame = pd.DataFrame(rows, columns=COLUMNS)
+    # blank, not 0.0, while an instance is pending
+    frame["exit_code"] = frame["exit_code"].astype("Int64")
+    frame["seconds"] = frame["seconds"].astype(float).round(3)
     _atomic_write(out / "batch.csv", frame.to_csv(index=False))
     _atomic_write(out / "batch.md", _batch_markdown(rows, header))
 

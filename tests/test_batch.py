@@ -183,9 +183,9 @@ def forked_by_forkserver(proc: psutil.Process) -> bool:
 
 
 def test_a_solving_process_that_dies_is_a_row(tmp_path, engine):
-    """The process solving ``stalled`` (forked by a worker's forkserver) is SIGKILLed
-    from outside, as the kernel's out-of-memory killer would: its row says so and the
-    worker lives on."""
+    """The process solving ``stalled`` (forked by a worker's forkserver, without the
+    malloc setting Dask gives its workers) is SIGKILLed from outside, as the kernel's
+    out-of-memory killer would: its row says so and the worker lives on."""
     write_instance(tmp_path / "in" / "stalled", *mining())
     workers = set(engine.client.run(os.getpid).values())
     done: dict = {}
@@ -199,6 +199,8 @@ def test_a_solving_process_that_dies_is_a_row(tmp_path, engine):
         time.sleep(0.1)
         solving = [p for w in workers for p in psutil.Process(w).children(recursive=True)
                    if forked_by_forkserver(p)]
+    # Dask starts its workers with it; it would slow HiGHS down 2.4 times (batch.py)
+    assert [p.environ().get("MALLOC_TRIM_THRESHOLD_") for p in solving] == [None]
     for p in solving:
         p.kill()
     thread.join(120)
