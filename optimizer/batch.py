@@ -74,13 +74,16 @@ __all__ = [
     "BatchLocked",
     "BatchResult",
     "LOCK_NAME",
+    "acquire_lock",
     "app",
     "batch",
     "batch_command",
     "batch_exit_code",
     "diff_batches",
     "find_instances",
+    "release_lock",
     "report",
+    "structure_difference",
 ]
 
 LOCK_NAME = ".hashpivot-batch.lock"
