@@ -218,11 +218,13 @@ def compare_resolution(
 def _mount() -> None:
     """Commands that live beside the tools they run (each imports its heavy parts only
     when it runs)."""
+    from .batch import batch_command
     from .hashprice import hashprice_command
     from .report import report_command
     from .sweep import sweep_command
 
     app.command("sweep")(sweep_command)
+    app.command("batch")(batch_command)
     app.command("hashprice")(hashprice_command)
     app.command("report")(report_command)
 

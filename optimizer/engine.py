@@ -142,11 +142,12 @@ class Engine:
             try:
                 value = fut.result()
             except Exception as exc:  # noqa: BLE001 - every failure becomes a row
-                yield Outcome(key, error=describe(exc), seconds=time.perf_counter() - started)
+                outcome = Outcome(key, error=describe(exc), seconds=time.perf_counter() - started)
             else:
-                yield Outcome(key, value=value, seconds=time.perf_counter() - started)
+                outcome = Outcome(key, value=value, seconds=time.perf_counter() - started)
             finally:
-                fut.release()
+                fut.release()  # before the caller works on the row: the worker is free
+            yield outcome
 
 
 def describe(exc: BaseException) -> str:
