@@ -391,8 +391,9 @@ def sweep_report(source) -> Report:
 
 # ---------------------------------------------------------------------------- batch page
 
-BATCH_COLUMNS = ("instance", "status", "exit_code", "npv_usd", "mip_gap", "seconds", "run_dir",
-                 "error")
+BATCH_COLUMNS = ("instance", "status", "exit_code", "npv_usd", "mip_gap", "seconds",
+                 "run_folder", "error")
+RUN_COLUMN = "run_folder"  # batch.csv: the run folder, relative to the batch folder
 
 
 def _batch_figure(batch: pd.DataFrame):
@@ -443,8 +444,8 @@ def batch_report(folder: str | os.PathLike, out: str | os.PathLike | None = None
                           f"{', '.join(BATCH_COLUMNS)})")
     here = Path(out).resolve().parent if out is not None else folder.resolve()
     links = {}
-    if "run_dir" in batch:
-        for i, rd in enumerate(batch["run_dir"]):
+    if RUN_COLUMN in batch:
+        for i, rd in enumerate(batch[RUN_COLUMN]):
             if isinstance(rd, str) and rd:
                 target = Path(rd) if Path(rd).is_absolute() else folder / rd
                 if target.is_dir():
@@ -460,7 +461,7 @@ def batch_report(folder: str | os.PathLike, out: str | os.PathLike | None = None
         ("total time", _e(f"{pd.to_numeric(batch['seconds'], errors='coerce').sum():,.1f} s"))]))
     page.section("runs", "Runs", page.figure("batch", _batch_figure(batch)) + _table(
         batch, {"npv_usd": _musd, "mip_gap": lambda v: _num(v, ".2e"),
-                "seconds": lambda v: _num(v, ",.1f")}, links={"run_dir": links}))
+                "seconds": lambda v: _num(v, ",.1f")}, links={RUN_COLUMN: links}))
     diff_csv, diff_md = folder / "diff.csv", folder / "diff.md"
     body = ""
     if diff_csv.is_file():

@@ -255,12 +255,12 @@ def folders(bundled_run, tmp_path_factory) -> dict[str, Path]:
     npv = json.loads((run / "summary.json").read_text())["npv_usd"]
     pd.DataFrame([
         {"instance": "quickstart", "status": "optimal", "exit_code": 0, "npv_usd": npv,
-         "mip_gap": 0.0, "seconds": 4.2, "run_dir": "../quickstart", "error": ""},
+         "mip_gap": 0.0, "seconds": 4.2, "run_folder": "../quickstart", "error": ""},
         {"instance": "known-answer", "status": "infeasible", "exit_code": 3,
-         "npv_usd": np.nan, "mip_gap": np.nan, "seconds": 0.8, "run_dir": "../infeasible",
+         "npv_usd": np.nan, "mip_gap": np.nan, "seconds": 0.8, "run_folder": "../infeasible",
          "error": ""},
         {"instance": "broken", "status": "error", "exit_code": 2, "npv_usd": np.nan,
-         "mip_gap": np.nan, "seconds": 0.1, "run_dir": "",
+         "mip_gap": np.nan, "seconds": 0.1, "run_folder": "",
          "error": "broken.yaml: sites[0].grid: missing"},
     ]).to_csv(batch / "batch.csv", index=False)
     pd.DataFrame([{"instance": "quickstart", "what": "npv_usd", "before": npv - 1e5,
