@@ -35,7 +35,7 @@ def run_cli(tree: Path, instance: str, extra: list[str]) -> dict:
     path = ROOT / "instances" / instance / "instance.yaml"
     with tempfile.TemporaryDirectory() as tmp:
         code = (f"import sys; sys.path.insert(0, {str(tree)!r}); "
-                "from optimizer.cli import app; app()")
+                "from optimizer.cli import main; main()")
         cmd = ["/usr/bin/time", "-f", "__peak_kb %M", sys.executable, "-c", code, "solve",
                str(path), "--out", str(Path(tmp) / "run"), *extra]
         t0 = time.perf_counter()

@@ -50,6 +50,7 @@ from optimizer.time import representative as rep  # noqa: E402
 from optimizer.time.grid import period_table  # noqa: E402
 
 SHIPPED_RESTARTS = rep.RESTARTS
+SHIPPED_CLUSTER = rep._cluster  # npv_table swaps rep._cluster
 
 
 def cluster_tsam(days: np.ndarray, profiles: pd.DataFrame, k: int) -> list[tuple[int, int]]:
@@ -137,7 +138,7 @@ def cluster_restarts(n: int):
     def cluster(days: np.ndarray, profiles: pd.DataFrame, k: int) -> list[tuple[int, int]]:
         rep.RESTARTS = n
         try:
-            return rep._cluster(days, profiles, k)
+            return SHIPPED_CLUSTER(days, profiles, k)
         finally:
             rep.RESTARTS = SHIPPED_RESTARTS
     return cluster
@@ -194,6 +195,27 @@ def import_seconds() -> dict[str, float]:
     return out
 
 
+def build_seconds(path: Path, k: int, method: str) -> dict[str, float]:
+    """Seconds of ``api.build`` (time grid + data + Pyomo model) and of the time grid
+    alone, in a fresh interpreter (imports paid as in a CLI run), clustering by
+    ``method`` ("tsam" or "shipped")."""
+    swap = "C.rep._cluster = C.cluster_tsam; " if method == "tsam" else ""
+    script = (
+        "import sys, time; sys.path.insert(0, 'bench'); import clustering as C; " + swap +
+        "from optimizer.api import build; from optimizer.instance import load_instance; "
+        f"inst = load_instance({str(path)!r}); t0 = time.perf_counter(); "
+        "f = C.rep.features_of(inst); from optimizer.time.grid import build_time_grid; "
+        f"build_time_grid(inst.horizon, mode='representative', features=f, "
+        f"days_per_period={k}); t1 = time.perf_counter(); C.rep._CACHE.clear(); "
+        f"build(inst, representative_days={k}); "
+        "print(t1 - t0, time.perf_counter() - t1)")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=ROOT, check=True)
+    grid_s, build_s = (float(x) for x in proc.stdout.split()[-2:])
+    return {"time grid (first, imports included)": grid_s,
+            "build (time grid + data + model)": build_s}
+
+
 def clustering_table(paths: dict[str, Path], ks: list[int]) -> pd.DataFrame:
     # first calls pay imports (tsam, Pyomo, kmedoids, highspy): not per-period figures
     warm_days = np.arange(30)
@@ -236,7 +258,6 @@ def npv_table(path: Path, ks: list[int], methods: list[str]) -> pd.DataFrame:
     inst = load_instance(path)
     hourly = solve(inst, resolution="hourly", marginals_wanted=False)
     rows = []
-    shipped = rep._cluster
     try:
         for k in ks:
             for label in methods:
@@ -253,7 +274,7 @@ def npv_table(path: Path, ks: list[int], methods: list[str]) -> pd.DataFrame:
                 print(f"  K={k} {label}: {rows[-1]['npv_error_pct']:+.3f} % "
                       f"plan diff {diff:g}", flush=True)
     finally:
-        rep._cluster = shipped
+        rep._cluster = SHIPPED_CLUSTER
         rep._CACHE.clear()
     return pd.DataFrame(rows)
 
@@ -264,16 +285,15 @@ def main() -> None:
     ap.add_argument("--instances",
                     default="permian-1y,portfolio-3y," + ",".join(VARIANTS))
     ap.add_argument("--npv", default="", help="instances to solve with every method's days")
-    ap.add_argument("--npv-methods", default=f"tsam,exact,fasterpam-build,"
-                                             f"fasterpam x{SHIPPED_RESTARTS}")
+    ap.add_argument("--npv-methods", default=",".join(METHODS))
     ap.add_argument("--out", default="clustering.csv")
     args = ap.parse_args()
     ks = [int(k) for k in args.days.split(",")]
     pd.set_option("display.width", 200)
 
-    print("first-use import seconds (fresh interpreter):")
+    print("first-use import time (fresh interpreter):")
     for label, seconds in import_seconds().items():
-        print(f"  {label:32s} {seconds:6.3f}")
+        print(f"  {label:32s} {1e3 * seconds:8.1f} ms")
     with tempfile.TemporaryDirectory() as tmp:
         paths = instances(Path(tmp), args.instances.split(","))
         df = clustering_table(paths, ks)
@@ -288,6 +308,12 @@ def main() -> None:
             new = k8[f"fasterpam x{SHIPPED_RESTARTS}"]
             print("tsam / shipped: " + ", ".join(
                 f"{name} {k8.loc[name, 'tsam'] / new[name]:.0f}x" for name in k8.index))
+        print("\nfresh interpreter at K = 8, seconds:")
+        for name in [n for n in ("permian-1y", "portfolio-3y") if n in paths]:
+            for method in ("tsam", "shipped"):
+                figures = build_seconds(paths[name], 8, method)
+                print(f"  {name:13s} {method:8s} " + ", ".join(
+                    f"{label} {value:.2f}" for label, value in figures.items()), flush=True)
         for name in filter(None, args.npv.split(",")):
             print(f"\n{name}: NPV error against hourly per clustering method")
             table = npv_table(paths[name], ks, args.npv_methods.split(","))

@@ -12,14 +12,16 @@ from __future__ import annotations
 import pandas as pd
 
 from . import pipeline
+from .batch import BatchResult, batch
 from .instance import Instance, load_instance
 from .model.build import BuiltModel
 from .pipeline import Result
 from .results.tables import plan_differences
 from .solver.config import SolveConfig, make_config
+from .sweep import sweep
 
 __all__ = ["load_instance", "solve", "Result", "build", "Instance", "SolveConfig",
-           "compare_resolution"]
+           "compare_resolution", "sweep", "batch", "BatchResult"]
 
 
 def _config(config: SolveConfig | None, options: dict) -> SolveConfig:

@@ -215,13 +215,21 @@ def compare_resolution(
     out.print(f"written: {target}", highlight=False)
 
 
-def _mount_hashprice() -> None:
+def _mount() -> None:
+    """Commands that live beside the tools they run (each imports its heavy parts only
+    when it runs)."""
+    from .batch import batch_command
     from .hashprice import hashprice_command
+    from .report import report_command
+    from .sweep import sweep_command
 
+    app.command("sweep")(sweep_command)
+    app.command("batch")(batch_command)
     app.command("hashprice")(hashprice_command)
+    app.command("report")(report_command)
 
 
-_mount_hashprice()
+_mount()
 
 
 class _nullcontext:
@@ -269,4 +277,13 @@ def _print_summary(result, written: Path) -> None:
 
 
 def main() -> None:  # pragma: no cover - console entry
-    app()
+    """The console script: run the command, then leave without tearing down what the run
+    built (Python would otherwise free every Pyomo object one by one at exit)."""
+    code = 0
+    try:
+        app(prog_name="hashpivot")
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -2,13 +2,15 @@
 the cores by default, an existing scheduler by address (``tcp://HOST:PORT``) unchanged.
 
 Sweeps and nightly batches run on it. Each task is one scenario or one instance, so a
-worker that dies costs that task only: the scheduler retries it once on another worker
-(``distributed.scheduler.allowed-failures``), then reports it failed; a worker holds one
-task at a time (``worker-saturation`` 1), so no queued task dies with it. Tasks are
-submitted in the order given: callers order scenarios by model structure, and each worker
-keeps the models it built (a per-process cache), so consecutive scenarios of one structure
-re-solve a kept model. Results come back as they finish, so the caller writes every
-finished row at once.
+worker that dies costs that task only: the engine runs it once more, then reports it
+failed. The engine, not the scheduler, does the retry, and never has more tasks in
+flight than live worker threads: a worker then holds one task, so no bystander dies
+with it (the scheduler counts every task a dead worker held as suspect, and re-queued
+on a busy worker, an innocent task could die twice beside a task that kills its worker
+every time). Tasks are submitted in the order given: callers order scenarios by model
+structure, and each worker keeps the models it built (a per-process cache), so
+consecutive scenarios of one structure re-solve a kept model. Results come back as they
+finish, so the caller writes every finished row at once.
 
 Starting a cluster on several machines (the same Python environment on each)::
 
@@ -25,10 +27,13 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 RETRIES = 1  # a task whose worker dies is run once more, then reported failed
+POLL_S = 1.0  # how often the engine looks for a restarted worker while every task runs
 
 
 @dataclass
@@ -68,20 +73,27 @@ class Engine:
         import dask
         from distributed import Client, LocalCluster
 
-        # the scheduler reads it when it starts: set before the LocalCluster exists (an
-        # external scheduler keeps its own setting; dask's default is 3 retries)
-        # one task at a time per worker (no queue on the worker): a worker that dies takes
-        # only the task it was running with it
-        self._config = dask.config.set({"distributed.scheduler.allowed-failures": self.retries,
+        # the scheduler reads it when it starts: set before the LocalCluster exists. It
+        # reports a task whose worker died at once (allowed-failures 0) and the engine
+        # re-submits it, so the retry lands on an idle worker. An external scheduler keeps
+        # its own setting (dask's default: 3 retries before the engine's one).
+        environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
+        environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+        self._config = dask.config.set({"distributed.scheduler.allowed-failures": 0,
                                         "distributed.scheduler.worker-saturation": 1.0,
-                                        "distributed.worker.daemon": False})
+                                        "distributed.worker.daemon": False,
+                                        "distributed.nanny.pre-spawn-environ": environ})
         self._config.__enter__()
         if self.scheduler:
             self.client = Client(self.scheduler, timeout="30s")
         else:
             n = self.n_workers or usable_cores()
-            self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                        dashboard_address=None, silence_logs=logging.CRITICAL)
+            with warnings.catch_warnings():
+                # "Port 8787 is already in use": another cluster's dashboard; ours has none
+                warnings.filterwarnings("ignore", message="Port .* is already in use")
+                self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                            dashboard_address=None,
+                                            silence_logs=logging.CRITICAL)
             self.client = Client(self.cluster)
         return self
 
@@ -101,32 +113,67 @@ class Engine:
 
     def run(self, fn: Callable, tasks: Iterable[tuple[str, tuple]]) -> Iterator[Outcome]:
         """Run ``fn(*args)`` for every ``(key, args)``, in this order; yield an Outcome
-        as each finishes."""
-        from distributed import as_completed
+        as each finishes. A task whose worker died runs again (``retries`` times) before
+        its Outcome says so."""
+        from distributed import wait
 
-        futures = {}
+        futures: dict = {}  # future -> (key, args, deaths so far)
+        retry: deque = deque()  # tasks whose worker died, before the next new ones
         started = time.perf_counter()
-        for key, args in tasks:
-            fut = self.client.submit(fn, *args, key=f"hashpivot-{key}-{time.time_ns()}",
-                                     pure=False)
-            futures[fut] = key
-        for fut in as_completed(futures):
-            key = futures.pop(fut)
+        pending = iter(tasks)
+
+        def submit_more() -> None:
+            # no more tasks in flight than live worker threads: the scheduler queues only
+            # "root-ish" tasks and hands every other one to a worker at once, and a worker
+            # that dies takes all it was handed
+            slots = max(1, sum(self.client.nthreads().values()))
+            while len(futures) < slots:
+                if retry:
+                    key, args, deaths = retry.popleft()
+                else:
+                    nxt = next(pending, None)
+                    if nxt is None:
+                        return
+                    (key, args), deaths = nxt, 0
+                fut = self.client.submit(fn, *args, key=f"hashpivot-{key}-{time.time_ns()}",
+                                         pure=False)
+                futures[fut] = (key, args, deaths)
+
+        while True:
+            submit_more()
+            if not futures:
+                return
             try:
-                value = fut.result()
-            except Exception as exc:  # noqa: BLE001 - every failure becomes a row
-                yield Outcome(key, error=describe(exc), seconds=time.perf_counter() - started)
-            else:
-                yield Outcome(key, value=value, seconds=time.perf_counter() - started)
-            finally:
-                fut.release()
+                # a timeout, not a block: a worker restarted meanwhile gets work at once
+                done = wait(list(futures), timeout=POLL_S, return_when="FIRST_COMPLETED").done
+            except TimeoutError:
+                continue
+            for fut in [f for f in futures if f in done]:
+                key, args, deaths = futures.pop(fut)
+                try:
+                    value = fut.result()
+                except Exception as exc:  # noqa: BLE001 - every failure becomes a row
+                    if type(exc).__name__ == "KilledWorker" and deaths < self.retries:
+                        retry.append((key, args, deaths + 1))
+                        continue
+                    outcome = Outcome(key, error=describe(exc, deaths + 1),
+                                      seconds=time.perf_counter() - started)
+                else:
+                    outcome = Outcome(key, value=value, seconds=time.perf_counter() - started)
+                finally:
+                    fut.release()  # before the caller works on the row: the worker is free
+                yield outcome
 
 
-def describe(exc: BaseException) -> str:
+def describe(exc: BaseException, deaths: int = 1) -> str:
     name = type(exc).__name__
     if name == "KilledWorker":
-        return ("the worker process died while solving it, twice (killed, or out of "
-                "memory); it was retried once on another worker")
+        if deaths == 1:
+            return "the worker process died while solving it (killed, or out of memory)"
+        times = "twice" if deaths == 2 else f"{deaths} times"
+        again = "once" if deaths == 2 else f"{deaths - 1} times"
+        return (f"the worker process died while solving it, {times} (killed, or out of "
+                f"memory); it was retried {again} on another worker")
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{name}: {text}"[:500]
 

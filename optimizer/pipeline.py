@@ -1,7 +1,7 @@
 """The run as a chain of plain functions, each from one typed value to the next:
 
-    load -> time_grid -> prepare -> build -> compile -> solve -> diagnose -> tabulate
-         -> summarise -> write
+    load -> time_grid -> prepare -> build -> compile -> solve -> assign -> diagnose
+         -> tabulate -> summarise -> write (Result.write)
 
 ``api.solve`` composes them; sweeps and batches call the same stages (a sweep keeps the
 compiled form and its HiGHS session, and repeats only solve -> tabulate). No stage
@@ -112,6 +112,20 @@ def solve(compiled: Compiled, data: ModelData, config: SolveConfig,
         form, config, col_block=column_blocks(data, form.columns),
         decompose_by_default=data.grid.mode == "representative", log_path=log_path,
         warm_start=warm_start_columns(form, config), progress=progress)
+
+
+def assign(built: BuiltModel | None, compiled: Compiled, solution: Solution) -> None:
+    """Write the solution into the Pyomo model, when the caller keeps it (its variables
+    get their values and ``model.npv`` the objective); the tables never need it."""
+    if built is None or compiled.columns is None or not solution.has_solution:
+        return
+    from .model.objective import attach
+    from .solver.stdform import OBJECTIVE_SCALE
+    from .solver.stdform import assign as assign_columns
+
+    assign_columns(compiled.columns, solution.x)
+    attach(built.model, compiled.columns, solution.form.cost / OBJECTIVE_SCALE,
+           solution.form.offset / OBJECTIVE_SCALE)
 
 
 @dataclass
@@ -278,10 +292,9 @@ class Result:
         if self.has_solution:
             table = Tables(self.capex, self.dispatch, self.cashflows, self.kpis)
         diag = Diagnostics(self.marginals, self.infeasibility, self.explanation)
-        return summarise(instance=self.instance, files=files,
-                                  solution=self.solution, grid=self.grid, config=self.config,
-                                  timings_s=self.timings_s, table=table, diagnostics=diag,
-                                  message=self.message)
+        return summarise(instance=self.instance, files=files, solution=self.solution,
+                         grid=self.grid, config=self.config, timings_s=self.timings_s,
+                         table=table, diagnostics=diag, message=self.message)
 
     def write(self, out_dir: str | Path) -> Path:
         """Write the run folder of results-format.md (atomically; summary.json last)."""
@@ -310,6 +323,21 @@ def run(instance: Instance, config: SolveConfig, *, load_time_s: float = 0.0,
         progress: Callable | None = None) -> Result:
     """Every stage, composed: the result holds the tables as DataFrames. ``progress``:
     see ``solve``."""
+    # The Pyomo model is a graph of millions of objects held together by reference
+    # cycles: a full collection over it costs seconds. The cyclic collector stays off
+    # while the run works (it is back on when the run returns, so a notebook reclaims the
+    # model later; the CLI exits without tearing it down).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(instance, config, load_time_s, progress)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _run(instance: Instance, config: SolveConfig, load_time_s: float,
+         progress: Callable | None = None) -> Result:
     timings = {"load": load_time_s}
     t0 = time.perf_counter()
     grid = time_grid(instance, config)
@@ -335,13 +363,7 @@ def run(instance: Instance, config: SolveConfig, *, load_time_s: float = 0.0,
     t1 = time.perf_counter()
     table = tabulate(solution, data)
     timings["results"] = time.perf_counter() - t1
-    if built is not None and compiled.columns is not None and solution.has_solution:
-        from .model.objective import attach
-        from .solver.stdform import OBJECTIVE_SCALE, assign
-
-        assign(compiled.columns, solution.x)
-        attach(built.model, compiled.columns, solution.form.cost / OBJECTIVE_SCALE,
-               solution.form.offset / OBJECTIVE_SCALE)
+    assign(built, compiled, solution)
     message = " ".join(m for m in (solution.message, diag.message) if m)
     return Result(
         instance=instance, config=config, solution=solution, grid=grid, data=data,

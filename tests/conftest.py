@@ -149,6 +149,43 @@ def solve_exact(instance: Instance, **kwargs):
     return result
 
 
+@pytest.fixture(params=["monolithic", "benders"])
+def both_methods(request, monkeypatch):
+    """Solve through one HiGHS MILP and through the Benders decomposition (models without
+    integers always take the monolithic solve); a module opts in with
+    ``pytestmark = pytest.mark.usefixtures("both_methods")``."""
+    monkeypatch.setitem(SOLVE_METHOD, "method", request.param)
+    return request.param
+
+
+def col(result, name: str, site: str = "s") -> np.ndarray:
+    """A dispatch column of one site, step by step."""
+    d = result.dispatch
+    return d.loc[d["site"] == site, name].to_numpy(dtype=float)
+
+
+def periods(result, site: str = "s") -> np.ndarray:
+    d = result.dispatch
+    return d.loc[d["site"] == site, "period"].to_numpy()
+
+
+def capex_rows(result, kind: str, item: str | None = None) -> pd.DataFrame:
+    c = result.capex
+    rows = c[c["kind"] == kind]
+    return rows if item is None else rows[rows["item"] == item]
+
+
+def capex_qty(result, kind: str, item: str | None = None, period: int | None = None,
+              site: str | None = None) -> float:
+    """Quantity of one capex.csv kind (and item, period, site), summed."""
+    rows = capex_rows(result, kind, item)
+    if period is not None:
+        rows = rows[rows["period"] == period]
+    if site is not None:
+        rows = rows[rows["site"] == site]
+    return float(rows["quantity"].sum())
+
+
 def term_total(result, term: str, period: int | None = None, discounted: bool = False) -> float:
     """A cash-flow term summed over sites (and periods unless ``period`` is given)."""
     cf = result.cashflows

@@ -13,44 +13,33 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import SOLVE_METHOD, alternating, base_instance, base_site, solve_exact, term_total
+from conftest import (
+    alternating,
+    base_instance,
+    base_site,
+    capex_qty,
+    col,
+    periods,
+    solve_exact,
+    term_total,
+)
 
 REL = 1e-6
 FEB, MAR, APR = 672, 744, 720
 Y = 8760.0
 
 
-@pytest.fixture(autouse=True, params=["monolithic", "benders"])
-def method(request, monkeypatch):
-    """Every known answer is checked through both solve methods: one HiGHS MILP, and the
-    Benders decomposition (optimizer/solver/benders.py; models without integers always take
-    the monolithic solve)."""
-    monkeypatch.setitem(SOLVE_METHOD, "method", request.param)
-    return request.param
+pytestmark = pytest.mark.usefixtures("both_methods")
 
 
 def approx(x: float):
     return pytest.approx(x, rel=REL, abs=1e-6)
 
 
-def col(result, name: str, site: str = "s") -> np.ndarray:
-    d = result.dispatch
-    return d.loc[d["site"] == site, name].to_numpy(dtype=float)
 
 
-def periods(result, site: str = "s") -> np.ndarray:
-    d = result.dispatch
-    return d.loc[d["site"] == site, "period"].to_numpy()
 
 
-def capex_qty(result, kind: str, item: str | None = None, period: int | None = None) -> float:
-    c = result.capex
-    rows = c[c["kind"] == kind]
-    if item is not None:
-        rows = rows[rows["item"] == item]
-    if period is not None:
-        rows = rows[rows["period"] == period]
-    return float(rows["quantity"].sum())
 
 
 def even_odd(n: int) -> tuple[np.ndarray, np.ndarray]:

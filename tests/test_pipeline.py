@@ -126,3 +126,15 @@ def test_a_kept_highs_model_is_resolved_and_tabulated_without_pyomo(monkeypatch)
     assert table.npv_usd == pytest.approx(fresh.npv_usd, rel=1e-9)
     assert table.capex[["kind", "item", "period", "quantity"]].equals(
         fresh.capex[["kind", "item", "period", "quantity"]])
+
+
+def test_a_kept_pyomo_model_holds_the_solution_and_the_npv_objective():
+    """keep_model=True: the assign stage writes x into the Pyomo variables and the NPV
+    into model.npv, which evaluates to the tables' NPV."""
+    import pyomo.environ as pyo
+
+    res = solve(load_instance(QUICKSTART), keep_model=True)
+    m = res.built.model
+    assert pyo.value(m.npv) == pytest.approx(res.npv_usd, rel=1e-9)
+    bought = sum(v.value for v in m.buy.values())
+    assert bought == res.capex.query("kind == 'gpu'")["quantity"].sum()

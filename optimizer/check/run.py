@@ -1,18 +1,22 @@
-"""An independent checker of a run folder against the normative spec (formulation.md).
+"""An independent checker of a run folder against the normative spec (formulation.md and
+its deal-terms addendum deals.md).
 
 ``check_run(run_dir)`` re-reads a run folder (``capex.csv``, ``dispatch.parquet``,
 ``cashflows.csv``, ``summary.json`` and the instance copy ``instance.yaml`` + series)
 and recomputes, with pandas and numpy only, everything the spec defines:
 
 - the time grid (periods, hours, y_start / y_mid / y_end, discount factors D_p, E_p,
-  D_end) from ``instance.horizon`` alone;
-- the decisions (orders, retirements, accepted items from ``capex.csv``; operating
-  variables from ``dispatch.parquet``), the stocks A, I, MH, AH, GI, CC, the loads,
-  PUE, derates and PPA volumes;
+  D_end) from ``instance.horizon`` alone, continued past the horizon for the tails of
+  leases and contracts and for residual values taken at a later period;
+- the decisions (orders, bought ASICs, new AI halls, retirements, accepted items from
+  ``capex.csv``; operating variables from ``dispatch.parquet``), the stocks A, I, NA,
+  MH, AH, GI, CC, the loads, PUE, derates and PPA volumes;
 - every constraint group of the spec (plus the order limits, the lead rule, the domains)
   as its largest violation, in the group's unit;
-- every cash-flow term per site and period, compared with ``cashflows.csv``, and the
-  NPV, compared with ``summary.json``.
+- every cash-flow term per site and period (tails included), undiscounted and
+  discounted: financing (equity, debt service), residual values, depreciation shields
+  and taxes included, compared with ``cashflows.csv``; and the NPV, compared with
+  ``summary.json``.
 
 It deliberately imports nothing from the model, the solver, the result writer or the
 time grid of the project (only the instance loader): a bug there cannot hide here.
@@ -32,10 +36,18 @@ import numpy as np
 import pandas as pd
 
 from ..instance import ColumnRef, InstanceError, load_instance
+from .deal_math import (
+    annuity_factor,
+    depreciation_years_counted,
+    discount_sum,
+    escalation_steps,
+    extended_calendar,
+)
 
 __all__ = [
     "CASHFLOW_TERMS",
     "CONSTRAINT_GROUPS",
+    "DEAL_GROUPS",
     "CheckReport",
     "GroupCheck",
     "TermCheck",
@@ -50,36 +62,46 @@ CONSTRAINT_GROUPS: list[tuple[str, str, str]] = [
     ("time_grid", "hours", "sum of step weights = period hours; steps inside their period"),
     ("nonnegativity", "units", "every decision >= 0 (orders, retirements, operating variables)"),
     ("undefined_decisions", "units", "no value on a variable that does not exist"),
-    ("integrality", "units", "buy, conv, upg are integers"),
+    ("integrality", "units", "buy, conv, build, upg are integers"),
     ("binaries", "units", "accept/sign in {0,1}, mandatory items = 1, row in start_period"),
-    ("lead_time", "units", "buy/conv/upg are 0 unless p + lead <= P-1"),
+    ("lead_time", "units", "buy/abuy/conv/build/upg are 0 unless p + lead <= P-1"),
     ("buy_limit", "units", "sum_s buy[s,g,p] <= max_units_per_period"),
     ("conversion_limit", "blocks", "sum_p conv[s,p] <= max_blocks"),
     ("upgrade_limit", "units", "sum_p upg[s,u,p] <= max_count"),
     ("retire_limit", "units", "sum_p retire[s,f,p] <= units"),
     ("stock_gpus", "units", "installed_<g> column = existing + available orders (I)"),
     ("fleet_available", "units", "run <= A"),
-    ("mining_hall", "MW", "sum_f A * power <= MH"),
+    ("mining_hall", "MW", "sum_f A * power + sum_a NA * power <= MH"),
     ("gpu_available", "units", "spot + firm <= I"),
     ("spot_market", "units", "spot <= spot_max_utilization * I"),
-    ("ai_hall", "MW", "sum_g I * it_kw + leases <= AH"),
+    ("ai_hall", "MW", "sum_g I * it_kw + leases <= AH (conversions and new halls)"),
     ("cooling", "MW", "IT_q <= CC_q * derate"),
     ("power_balance", "MW", "imp + PPA use = load"),
     ("import_limit", "MW", "imp + physical use <= GI"),
     ("ppa_volume", "MW", "use + out <= sign * vol (= onsite not curtailable)"),
     ("export_limit", "MW", "sum onsite out <= export_limit_mw"),
     ("ppa_min_take", "MWh", "taken >= min_take_fraction * sign * volume"),
-    ("ancillary", "MW", "anc <= mining IT, anc <= max_mw"),
+    ("ancillary", "MW", "anc <= mining IT (fleets and bought ASICs), anc <= max_mw"),
     ("demand_peak", "MW", "peak >= imp + physical use (peak constant per period)"),
-    ("capex_budget", "USD", "capex ordered in p <= capex_budget_usd_p"),
+    ("capex_budget", "USD", "equity of the capex ordered in p <= capex_budget_usd_p"),
+]
+
+# the groups that deals.md adds (rows = 0: the instance uses no such key)
+DEAL_GROUPS: list[tuple[str, str, str]] = [
+    ("asic_buy_limit", "units", "sum_s abuy[s,a,p] <= max_units_per_period"),
+    ("ai_build_limit", "blocks", "sum_p build[s,p] <= max_blocks"),
+    ("linked_acceptance", "units", "accept[x] = accept[linked_to]"),
+    ("asic_available", "units", "arun <= NA (bought ASICs delivered and in their life)"),
 ]
 
 # consistency checks of the tables among themselves (not spec constraints)
 CONSISTENCY_CHECKS: list[tuple[str, str, str]] = [
-    ("capex_table", "USD", "capex.csv capex_usd = quantity * price (retire: - salvage)"),
+    ("capex_table", "USD", "capex.csv capex_usd = quantity * price (retire: - salvage; "
+                           "upfront: - upfront_usd, quantity = accept)"),
     ("dispatch_derived", "mixed", "derived dispatch columns (prices, PUE, loads...) = recomputed"),
     ("dispatch_cashflows", "USD/h", "cf_<term>_usd_per_h columns = recomputed hourly terms"),
-    ("discount_factor", "1", "cashflows.csv discount_factor = D_p, E_p or D_end"),
+    ("discount_factor", "1", "cashflows.csv discount_factor = D_p, E_p, D_end, or "
+                             "discounted / undiscounted where a row blends dates"),
     ("cashflows_sum", "USD", "sum of cashflows.csv discounted_usd = summary npv_usd"),
 ]
 
@@ -88,15 +110,31 @@ HOURLY_TERMS = ("mining_revenue", "mining_opex", "gpu_spot_revenue", "contract_r
                 "coincident_peak", "ppa_strike", "ppa_settlement", "ppa_export",
                 "vppa_settlement")
 PERIOD_TERMS = ("lease_capacity_revenue", "demand_charge", "gpu_opex", "fixed_opex")
-CAPEX_TERMS = ("gpu_capex", "conversion_capex", "grid_upgrade_capex", "cooling_upgrade_capex",
-               "asic_salvage")
-RESIDUAL_TERMS = ("residual_value",)
-CASHFLOW_TERMS = HOURLY_TERMS + PERIOD_TERMS + CAPEX_TERMS + RESIDUAL_TERMS
+TAIL_TERMS = ("lease_rent_tail", "contract_revenue_tail")
+CAPEX_TERMS = ("gpu_capex", "asic_capex", "conversion_capex", "ai_build_capex",
+               "grid_upgrade_capex", "cooling_upgrade_capex", "asic_salvage", "upfront")
+FINANCE_TERMS = ("debt_service",)
+RESIDUAL_TERMS = ("residual_value", "asic_terminal")
+TAX_TERMS = ("depreciation_shield", "tax")
+CASHFLOW_TERMS = (HOURLY_TERMS + PERIOD_TERMS + TAIL_TERMS + CAPEX_TERMS + FINANCE_TERMS
+                  + RESIDUAL_TERMS + TAX_TERMS)
 TERM_KIND = {**dict.fromkeys(HOURLY_TERMS, "hourly"), **dict.fromkeys(PERIOD_TERMS, "period"),
-             **dict.fromkeys(CAPEX_TERMS, "capex"), **dict.fromkeys(RESIDUAL_TERMS, "residual")}
+             **dict.fromkeys(TAIL_TERMS, "tail"), **dict.fromkeys(CAPEX_TERMS, "capex"),
+             **dict.fromkeys(FINANCE_TERMS, "debt"), **dict.fromkeys(RESIDUAL_TERMS, "residual"),
+             **dict.fromkeys(TAX_TERMS, "tax")}
+# terms discounted by one factor of their period; the others blend dates (debt
+# instalments, shields, residuals at several valuation dates, the tax of all of them)
+FIXED_FACTOR = {**dict.fromkeys(HOURLY_TERMS + PERIOD_TERMS + TAIL_TERMS, "D"),
+                **dict.fromkeys(CAPEX_TERMS, "E"), "asic_terminal": "D_end"}
+# deals.md section 11 and the reporting choices: the terms mirrored into `tax`
+TAXED_TERMS = HOURLY_TERMS + PERIOD_TERMS + TAIL_TERMS + ("upfront", "asic_salvage")
 
-CAPEX_KINDS = ("gpu", "conversion", "grid_upgrade", "cooling_upgrade", "retire", "contract",
-               "lease", "ppa")
+CAPEX_KINDS = ("gpu", "asic", "conversion", "ai_build", "grid_upgrade", "cooling_upgrade",
+               "retire", "contract", "lease", "ppa", "upfront")
+# the asset orders: each has a price, a residual value, and may be financed and depreciated
+ASSET_KINDS = ("gpu", "asic", "conversion", "ai_build", "grid_upgrade", "cooling_upgrade")
+# the periods a deal or a residual valuation may reach past the horizon (deals.md 3, 9)
+TAIL_PERIODS = 400
 
 
 # --------------------------------------------------------------------------- report
@@ -153,6 +191,9 @@ class CheckReport:
     npv_reported: float | None = None
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # the checker's own cash-flow table: site, period, term, undiscounted_usd,
+    # discount_factor, discounted_usd (rows that are not zero), as cashflows.csv has them
+    recomputed: pd.DataFrame | None = None
 
     # ---- NPV
     @property
@@ -325,34 +366,62 @@ class _Groups:
 
 
 class _Cash:
-    """Recomputed cash flows: (site, term) -> value and gross magnitude per period."""
+    """Recomputed cash flows per (site, term) and period, undiscounted and discounted.
 
-    def __init__(self, n_periods: int):
+    Periods run past the horizon (tails and residual valuations, deals.md section 3):
+    arrays have ``n`` entries, the first ``P`` being the horizon. ``gross_*`` sums the
+    absolute values of the parts, the scale a row's difference is judged against.
+    """
+
+    def __init__(self, n_periods: int, n_total: int, D: np.ndarray):
         self.P = n_periods
-        self.value: dict[tuple[str, str], np.ndarray] = {}
+        self.n = n_total
+        self.D = D  # D_p over all n periods
+        self.value: dict[tuple[str, str], np.ndarray] = {}  # undiscounted
+        self.disc: dict[tuple[str, str], np.ndarray] = {}
         self.gross: dict[tuple[str, str], np.ndarray] = {}
+        self.gross_disc: dict[tuple[str, str], np.ndarray] = {}
         self.hourly: dict[tuple[str, str], np.ndarray] = {}  # USD/h per step of the site
 
     def _slot(self, site, term):
         key = (site, term)
         if key not in self.value:
-            self.value[key] = np.zeros(self.P)
-            self.gross[key] = np.zeros(self.P)
+            for store in (self.value, self.disc, self.gross, self.gross_disc):
+                store[key] = np.zeros(self.n)
         return key
 
+    def _pad(self, arr) -> np.ndarray:
+        arr = np.asarray(arr, dtype=float)
+        out = np.zeros(self.n)
+        out[:len(arr)] = arr
+        return out
+
     def add_hourly(self, site, term, per_step, weight, period) -> None:
+        """A USD/h term per step; weighted by w_t, summed per period, discounted by D_p."""
         per_step = np.asarray(per_step, dtype=float)
-        key = self._slot(site, term)
-        self.value[key] += np.bincount(period, weights=weight * per_step, minlength=self.P)
-        self.gross[key] += np.bincount(period, weights=weight * np.abs(per_step),
-                                       minlength=self.P)
+        value = np.bincount(period, weights=weight * per_step, minlength=self.P)
+        gross = np.bincount(period, weights=weight * np.abs(per_step), minlength=self.P)
+        self.add_pair(site, term, value, value * self.D[:len(value)],
+                      gross, gross * self.D[:len(gross)])
+        key = (site, term)
         self.hourly[key] = self.hourly.get(key, 0.0) + per_step
 
-    def add_period(self, site, term, per_period) -> None:
-        per_period = np.asarray(per_period, dtype=float)
+    def add_period(self, site, term, per_period, factor=None) -> None:
+        """A USD amount per period, discounted by ``factor`` per period (default D_p)."""
+        u = self._pad(per_period)
+        f = self.D if factor is None else self._pad(factor)
+        self.add_pair(site, term, u, u * f)
+
+    def add_pair(self, site, term, undiscounted, discounted, gross=None, gross_disc=None
+                 ) -> None:
+        """Undiscounted and discounted amounts per period, as computed by the caller
+        (a blend of dates: instalments, shields, residuals valued later)."""
         key = self._slot(site, term)
-        self.value[key] += per_period
-        self.gross[key] += np.abs(per_period)
+        u, d = self._pad(undiscounted), self._pad(discounted)
+        self.value[key] += u
+        self.disc[key] += d
+        self.gross[key] += np.abs(u) if gross is None else self._pad(gross)
+        self.gross_disc[key] += np.abs(d) if gross_disc is None else self._pad(gross_disc)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -389,7 +458,7 @@ def check_run(run_dir: Path | str, tolerance: float = 1e-6, *,
     report = CheckReport(run_dir=run_dir, tolerance=float(tolerance),
                          npv_tolerance=float(tolerance if npv_tolerance is None
                                              else npv_tolerance))
-    groups = _Groups(report, CONSTRAINT_GROUPS, "constraint")
+    groups = _Groups(report, CONSTRAINT_GROUPS + DEAL_GROUPS, "constraint")
     consistency = _Groups(report, CONSISTENCY_CHECKS, "consistency")
 
     # ---- files
@@ -448,17 +517,25 @@ class _Checker:
         self.starts = pd.DatetimeIndex(starts)
         start_ns = np.array([s.value for s in starts], dtype=np.int64)
         self.start_ns = start_ns
-        hours = np.diff(start_ns) / 3.6e12
-        self.H = hours
-        self.months = np.full(P, float(hz.months_per_period()))
-        self.years = hours / HOURS_PER_YEAR
-        before = np.concatenate([[0.0], np.cumsum(hours)[:-1]])
-        self.y_start = before / HOURS_PER_YEAR
-        self.y_mid = (before + hours / 2.0) / HOURS_PER_YEAR
-        self.y_end = float(hours.sum()) / HOURS_PER_YEAR
-        base = 1.0 + float(hz.discount_rate)
-        self.D = base ** (-self.y_mid)
-        self.E = base ** (-self.y_start)
+        # the calendar continued past the horizon (deals.md section 3): tails and residual
+        # values at a later period; inside the horizon it is the horizon's calendar
+        cal = extended_calendar(hz.start, hz.months_per_period(), P, TAIL_PERIODS + 1)
+        self.NX = len(cal.hours)
+        self.Hx = cal.hours
+        self.months_x = cal.months
+        self.yx_start = cal.y_start
+        self.H = cal.hours[:P]
+        self.months = cal.months[:P]
+        self.years = self.H / HOURS_PER_YEAR
+        self.y_start = cal.y_start[:P]
+        self.y_mid = cal.y_mid[:P]
+        self.y_end = cal.y_end
+        self.rate = float(hz.discount_rate)
+        base = 1.0 + self.rate
+        self.Dx = base ** (-cal.y_mid)
+        self.Ex = base ** (-cal.y_start[:-1])
+        self.D = self.Dx[:P]
+        self.E = self.Ex[:P]
         self.D_end = base ** (-self.y_end)
         self.horizon_hours = pd.date_range(starts[0], starts[-1], freq="h", inclusive="left")
         self.series = self.inst.series.reindex(self.horizon_hours.as_unit("ns")) \
@@ -474,13 +551,19 @@ class _Checker:
             cap = pd.DataFrame(columns=sorted(need))
         self.sites = {s.id: s for s in inst.sites}
         self.products = {g.id: g for g in inst.gpu_products}
+        self.asics = {a.id: a for a in inst.asic_products}
         self.contracts = {k.id: k for k in inst.contracts}
         self.leases = {lease.id: lease for lease in inst.leases}
         self.ppas = {c.id: c for c in inst.ppas}
         self.buy = defaultdict(lambda: np.zeros(P))  # (s, g)
+        self.abuy = defaultdict(lambda: np.zeros(P))  # (s, a)
         self.conv = defaultdict(lambda: np.zeros(P))  # s
+        self.build = defaultdict(lambda: np.zeros(P))  # s
         self.upg = defaultdict(lambda: np.zeros(P))  # (s, kind, u)
         self.retire = defaultdict(lambda: np.zeros(P))  # (s, f)
+        # capex.csv upfront rows: (site, deal id) -> [(row, period, quantity, capex_usd)]
+        self.upfront_rows: dict[tuple[str, str], list[tuple[int, int, float]]] = \
+            defaultdict(list)
         chosen = defaultdict(float)  # (kind, id) -> sum of quantities
         self.upgrades = {}
         for s in inst.sites:
@@ -511,18 +594,29 @@ class _Checker:
                 rep.problems.append(f"{where}: unknown site {s!r}")
                 continue
             site = self.sites[s]
+            if kind == "upfront":  # a report of accept * upfront_usd, checked in capex_cash
+                if item not in self.contracts and item not in self.leases:
+                    rep.problems.append(f"{where}: unknown contract or lease {item!r}")
+                    continue
+                self.upfront_rows[s, item].append((i, p, q))
+                continue
             self.g.add("nonnegativity", -q, 1.0, lambda _i, w=where: w)
             if kind == "gpu":
                 if item not in self.products:
                     rep.problems.append(f"{where}: unknown GPU product {item!r}")
                     continue
                 self.buy[s, item][p] += q
-            elif kind == "conversion":
-                if site.halls.conversion is None:
-                    self.g.add("undefined_decisions", abs(q), 1.0,
-                               lambda _i, w=where: f"{w}: site has no conversion")
+            elif kind == "asic":
+                if item not in self.asics:
+                    rep.problems.append(f"{where}: unknown ASIC product {item!r}")
                     continue
-                self.conv[s][p] += q
+                self.abuy[s, item][p] += q
+            elif kind in ("conversion", "ai_build"):
+                if getattr(site.halls, kind) is None:
+                    self.g.add("undefined_decisions", abs(q), 1.0,
+                               lambda _i, w=where, k=kind: f"{w}: site has no {k}")
+                    continue
+                (self.conv if kind == "conversion" else self.build)[s][p] += q
             elif kind in ("grid_upgrade", "cooling_upgrade"):
                 if (s, kind, item) not in self.upgrades:
                     rep.problems.append(f"{where}: unknown {kind} {item!r} at site {s}")
@@ -557,12 +651,30 @@ class _Checker:
                            lambda _i, k=kind, n=key, v=v, o=obj:
                            f"{k} {n} = {v:g}" + ("" if o.optional else " (mandatory)"))
                 self.accept[kind, key] = v
-        # integrality and lead rule of orders
+        # linked deals are accepted together (deals.md section 7); linked_to names a
+        # contract or a lease (validation makes sure it is exactly one of them)
+        for kind, objs in (("contract", self.contracts), ("lease", self.leases)):
+            for key, obj in objs.items():
+                target = getattr(obj, "linked_to", None)
+                if target is None:
+                    continue
+                other = ("contract", target) if target in self.contracts else ("lease", target)
+                a, b = self.accept[kind, key], self.accept.get(other, 0.0)
+                self.g.add("linked_acceptance", abs(a - b), 1.0,
+                           lambda _i, k=kind, n=key, t=target, a=a, b=b:
+                           f"{k} {n} accepted {a:g}, linked {t} accepted {b:g}")
+        # integrality and lead rule of orders (bought ASICs are continuous)
         for (s, g), arr in self.buy.items():
             self._order_checks(arr, int(self.products[g].lead_periods), f"buy {g} at {s}")
+        for (s, a), arr in self.abuy.items():
+            self._order_checks(arr, int(self.asics[a].lead_periods), f"abuy {a} at {s}",
+                               integer=False)
         for s, arr in self.conv.items():
             self._order_checks(arr, int(self.sites[s].halls.conversion.lead_periods),
                                f"conv at {s}")
+        for s, arr in self.build.items():
+            self._order_checks(arr, int(self.sites[s].halls.ai_build.lead_periods),
+                               f"build at {s}")
         for (s, kind, u), arr in self.upg.items():
             self._order_checks(arr, int(self.upgrades[s, kind, u].lead_periods),
                                f"{kind} {u} at {s}")
@@ -573,12 +685,20 @@ class _Checker:
                 cap_ = float(prod.max_units_per_period)
                 self.g.add("buy_limit", total - cap_, cap_,
                            lambda p, g=g, t=total, c=cap_: f"{g} p{p}: {t[p]:g} > {c:g}")
+        for a, prod in self.asics.items():
+            total = sum((arr for (s, aa), arr in self.abuy.items() if aa == a), np.zeros(P))
+            if prod.max_units_per_period is not None:
+                cap_ = float(prod.max_units_per_period)
+                self.g.add("asic_buy_limit", total - cap_, cap_,
+                           lambda p, a=a, t=total, c=cap_: f"{a} p{p}: {t[p]:g} > {c:g}")
         for s, site in self.sites.items():
-            conv = site.halls.conversion
-            if conv is not None:
-                tot = float(self.conv[s].sum()) if s in self.conv else 0.0
-                self.g.add("conversion_limit", tot - conv.max_blocks, conv.max_blocks,
-                           lambda _i, s=s, t=tot: f"{s}: {t:g} blocks")
+            for kind, group, orders in (("conversion", "conversion_limit", self.conv),
+                                        ("ai_build", "ai_build_limit", self.build)):
+                block = getattr(site.halls, kind)
+                if block is not None:
+                    tot = float(orders[s].sum()) if s in orders else 0.0
+                    self.g.add(group, tot - block.max_blocks, block.max_blocks,
+                               lambda _i, s=s, t=tot: f"{s}: {t:g} blocks")
             for f in site.fleet:
                 tot = float(self.retire[s, f.id].sum()) if (s, f.id) in self.retire else 0.0
                 self.g.add("retire_limit", tot - f.units, f.units,
@@ -588,19 +708,22 @@ class _Checker:
             self.g.add("upgrade_limit", tot - up.max_count, up.max_count,
                        lambda _i, s=s, u=u, t=tot: f"{s} {u}: {t:g}")
 
-    def _order_checks(self, arr: np.ndarray, lead: int, label: str) -> None:
+    def _order_checks(self, arr: np.ndarray, lead: int, label: str, integer: bool = True
+                      ) -> None:
         P = self.P
-        self.g.add("integrality", np.abs(arr - np.round(arr)), 1.0,
-                   lambda p: f"{label} p{p} = {arr[p]!r}")
+        if integer:
+            self.g.add("integrality", np.abs(arr - np.round(arr)), 1.0,
+                       lambda p: f"{label} p{p} = {arr[p]!r}")
         late = np.array([abs(arr[p]) if p + lead > P - 1 else 0.0 for p in range(P)])
         self.g.add("lead_time", late, 1.0,
                    lambda p: f"{label} p{p} (lead {lead}, last period {P - 1})")
 
     # ------------------------------------------------------------------ stocks
     def stocks(self) -> None:
-        P, y = self.P, self.y_start
+        P = self.P
         self.A = {}
         self.I = {}
+        self.NA = {}
         self.MH = {}
         self.AH = {}
         self.GI = {}
@@ -623,26 +746,26 @@ class _Checker:
             for gpu in site.gpus:
                 existing[gpu.product] += float(gpu.units)
             for g, prod in self.products.items():
-                lead, life = int(prod.lead_periods), float(prod.life_years)
                 buy = self.buy[s, g] if (s, g) in self.buy else np.zeros(P)
-                stock = np.full(P, existing[g])
-                for p_order in range(P):
-                    d = p_order + lead
-                    if buy[p_order] == 0 or d > P - 1:
-                        continue
-                    for p in range(d, P):
-                        if y[p] - y[d] < life:
-                            stock[p] += buy[p_order]
-                self.I[s, g] = stock
+                self.I[s, g] = existing[g] + self._available(buy, int(prod.lead_periods),
+                                                             float(prod.life_years))
+            # bought ASICs follow the GPU rule: delivered and younger than their life
+            for a, prod in self.asics.items():
+                abuy = self.abuy[s, a] if (s, a) in self.abuy else np.zeros(P)
+                self.NA[s, a] = self._available(abuy, int(prod.lead_periods),
+                                                float(prod.life_years))
+            mh = np.full(P, float(site.halls.mining_mw))
+            ah = np.full(P, float(site.halls.ai_mw))
             conv = site.halls.conversion
-            c = self.conv[s] if s in self.conv else np.zeros(P)
             if conv is not None:
-                self.MH[s] = float(site.halls.mining_mw) - conv.block_mw * np.cumsum(c)
-                self.AH[s] = float(site.halls.ai_mw) + conv.block_mw * delivered(
-                    c, int(conv.lead_periods))
-            else:
-                self.MH[s] = np.full(P, float(site.halls.mining_mw))
-                self.AH[s] = np.full(P, float(site.halls.ai_mw))
+                c = self.conv[s] if s in self.conv else np.zeros(P)
+                mh -= conv.block_mw * np.cumsum(c)  # a block leaves mining when started
+                ah += conv.block_mw * delivered(c, int(conv.lead_periods))
+            build = site.halls.ai_build
+            if build is not None:  # a new building: it takes nothing from the mining hall
+                b = self.build[s] if s in self.build else np.zeros(P)
+                ah += build.block_mw * delivered(b, int(build.lead_periods))
+            self.MH[s], self.AH[s] = mh, ah
             gi = np.full(P, float(site.grid.import_limit_mw))
             for u in site.grid.upgrades:
                 key = (s, "grid_upgrade", u.id)
@@ -660,6 +783,8 @@ class _Checker:
         for s, site in self.sites.items():
             mining = sum((self.A[s, f.id] * f.power_kw / 1000.0 for f in site.fleet),
                          np.zeros(P))
+            mining = mining + sum((self.NA[s, a] * prod.power_kw / 1000.0
+                                   for a, prod in self.asics.items()), np.zeros(P))
             self.g.add("mining_hall", mining - self.MH[s], self.MH[s],
                        lambda p, s=s, m=mining: f"{s} p{p}: {m[p]:.6g} MW > MH "
                                                 f"{self.MH[s][p]:.6g}")
@@ -668,12 +793,27 @@ class _Checker:
                      np.zeros(P)) + lease
             self.g.add("ai_hall", ai - self.AH[s], self.AH[s],
                        lambda p, s=s, a=ai: f"{s} p{p}: {a[p]:.6g} MW > AH {self.AH[s][p]:.6g}")
-        # capex budget (all sites, salvage excluded)
+        # capex budget (all sites; the equity of each asset order, salvage and upfronts
+        # excluded)
         budget = _per_period(self.inst.capex_budget_usd, P)
         spent = self._capex_spent()
         if self.inst.capex_budget_usd is not None:
             self.g.add("capex_budget", spent - budget, budget,
                        lambda p: f"p{p}: {spent[p]:,.0f} > {budget[p]:,.0f} USD")
+
+    def _available(self, orders: np.ndarray, lead: int, life: float) -> np.ndarray:
+        """Units usable per period: ordered in p', usable from d = p' + lead while
+        y_start(p) - y_start(d) < life_years (the ``avail`` rule)."""
+        P, y = self.P, self.y_start
+        stock = np.zeros(P)
+        for p_order in range(P):
+            d = p_order + lead
+            if orders[p_order] == 0 or d > P - 1:
+                continue
+            for p in range(d, P):
+                if y[p] - y[d] < life:
+                    stock[p] += orders[p_order]
+        return stock
 
     def _lease_mw(self, s: str, cooling: str | None = None) -> np.ndarray:
         P = self.P
@@ -695,14 +835,38 @@ class _Checker:
         return out
 
     def _capex_spent(self) -> np.ndarray:
+        """Per period, the equity ``(1 - loan_to_cost) * price`` of every asset order."""
         spent = np.zeros(self.P)
-        for (_s, g), arr in self.buy.items():
-            spent += arr * _per_period(self.products[g].capex_usd, self.P)
-        for s, arr in self.conv.items():
-            spent += arr * self.sites[s].halls.conversion.capex_usd_per_block
-        for key, arr in self.upg.items():
-            spent += arr * self.upgrades[key].capex_usd
+        for s, kind, _item, qty, price, _block in self._asset_orders():
+            loan = self._financing(kind, s)
+            share = 1.0 - (loan.loan_to_cost if loan is not None else 0.0)
+            spent += share * qty * price
         return spent
+
+    def _financing(self, kind: str, site: str):
+        """The financing of (kind, site), or None (validation allows at most one)."""
+        for fin in self.inst.financing:
+            if kind in fin.applies_to and (fin.sites is None or site in fin.sites):
+                return fin
+        return None
+
+    def _asset_orders(self):
+        """(site, kind, item, quantity per period, price per period, block) of every
+        asset order; ``block`` holds lead_periods, life_years and residual_at_period."""
+        P = self.P
+        for (s, g), arr in self.buy.items():
+            prod = self.products[g]
+            yield s, "gpu", g, arr, _per_period(prod.capex_usd, P), prod
+        for (s, a), arr in self.abuy.items():
+            prod = self.asics[a]
+            yield s, "asic", a, arr, _per_period(prod.capex_usd, P), prod
+        for kind, orders in (("conversion", self.conv), ("ai_build", self.build)):
+            for s, arr in orders.items():
+                block = getattr(self.sites[s].halls, kind)
+                yield s, kind, "block", arr, np.full(P, float(block.capex_usd_per_block)), block
+        for (s, kind, u), arr in self.upg.items():
+            up = self.upgrades[s, kind, u]
+            yield s, kind, u, arr, np.full(P, float(up.capex_usd)), up
 
     # ------------------------------------------------------------------ hourly inputs
     def _hourly(self, value, pos, tperiod) -> np.ndarray:
@@ -734,7 +898,7 @@ class _Checker:
             rep.problems.append(
                 f"dispatch.parquet lacks columns {sorted(need - set(disp.columns))}")
             return
-        self.cash = _Cash(P)
+        self.cash = _Cash(P, self.NX, self.Dx)
         steps = None
         for s in self.sites:
             rows = disp[disp["site"] == s]
@@ -898,11 +1062,12 @@ class _Checker:
 
         # ---- decisions of variables that do not exist at this site must be 0
         own = {f"run_{f.id}" for f in site.fleet} | {f"spot_{g}" for g in self.products}
+        own |= {f"arun_{a}" for a in self.asics}
         own |= {f"use_{c.id}" for c in self.ppas.values()
                 if c.site == s and c.kind in ("physical", "onsite")}
         own |= {f"out_{c.id}" for c in self.ppas.values() if c.site == s and c.kind == "onsite"}
         for col in rows.columns:
-            if col.startswith(("run_", "spot_", "use_", "out_")) and col not in own:
+            if col.startswith(("run_", "arun_", "spot_", "use_", "out_")) and col not in own:
                 v = rows[col].to_numpy(dtype=float)
                 g_.add("undefined_decisions", np.abs(v), 1.0,
                        lambda i, col=col, v=v: f"{col} at {at(i)} = {v[i]:g}")
@@ -926,6 +1091,19 @@ class _Checker:
                                  run * f.hashrate_th * hp * (1 - self.inst.market.pool_fee),
                                  w, period)
             self.cash.add_hourly(s, "mining_opex", -mw * f.opex_usd_per_mwh, w, period)
+        for a, prod in self.asics.items():  # bought ASICs (deals.md section 6)
+            arun = decision(f"arun_{a}")
+            NA = self.NA[s, a][period]
+            g_.add("asic_available", arun - NA, NA,
+                   lambda i, a=a, r=arun, NA=NA:
+                   f"{a} at {at(i)}: arun {r[i]:.6g} > NA {NA[i]:.6g}")
+            mw = arun * prod.power_kw / 1000.0
+            it[prod.cooling] += mw
+            mine += mw
+            self.cash.add_hourly(s, "mining_revenue",
+                                 arun * prod.hashrate_th * hp * (1 - self.inst.market.pool_fee),
+                                 w, period)
+            self.cash.add_hourly(s, "mining_opex", -mw * prod.opex_usd_per_mwh, w, period)
         derived["mining_it_mw"] = mine.copy()
 
         # ---- GPUs and contracts
@@ -964,9 +1142,10 @@ class _Checker:
                 continue
             prod = self.products[k.product]
             act = ((period >= k.start_period) & (period < k.end_period)).astype(float)
+            price_k = _per_period(k.price_usd_per_gpu_hour, P)[period]
             self.cash.add_hourly(s, "contract_revenue",
                                  self.accept["contract", key] * k.units * prod.gpus_per_unit
-                                 * k.price_usd_per_gpu_hour * act, w, period)
+                                 * price_k * act, w, period)
 
         # ---- leases
         lease_it = np.zeros(n)
@@ -978,13 +1157,9 @@ class _Checker:
             mw = lease.it_mw * acc * act
             it[lease.cooling] += mw
             lease_it += mw
-            self.cash.add_hourly(s, "lease_energy_revenue", mw * lease.energy_rate_usd_per_mwh,
-                                 w, period)
-            pact = ((np.arange(P) >= lease.start_period)
-                    & (np.arange(P) < lease.end_period)).astype(float)
-            self.cash.add_period(s, "lease_capacity_revenue",
-                                 lease.it_mw * acc * 1000.0 * lease.price_usd_per_kw_month
-                                 * self.months * pact)
+            # the tenant pays the hourly rate per MWh of its IT energy (deals.md 1, 3)
+            rate = self._hourly(lease.energy_rate_usd_per_mwh, pos, tperiod)
+            self.cash.add_hourly(s, "lease_energy_revenue", mw * rate, w, period)
         derived["lease_it_mw"] = lease_it
         load = sum(pue[q] * it[q] for q in COOLING_TYPES) + site.aux_load_mw
         for q in COOLING_TYPES:
@@ -1116,41 +1291,164 @@ class _Checker:
         self._site_rows[s] = (rows, at)
 
     # ------------------------------------------------------------------ capex cash
-    def capex_cash(self) -> None:
-        P, y = self.P, self.y_start
-
-        def residual(price, arr, lead, life):
-            out = np.zeros(P)
-            for p in range(P):
-                d = p + lead
-                if arr[p] == 0 or d > P - 1:
+    def deal_cash(self) -> None:
+        """Period terms of leases and contracts inside the horizon and in their tails,
+        and upfront payments (deals.md sections 1-3, 10)."""
+        P, NX = self.P, self.NX
+        last = P - 1
+        for key, lease in self.leases.items():
+            acc = self.accept["lease", key]
+            if acc == 0:
+                continue
+            price = _per_period(lease.price_usd_per_kw_month, P)
+            first = int(lease.start_period)
+            inside = np.zeros(NX)
+            tail = np.zeros(NX)
+            for p in range(first, min(int(lease.end_period), NX)):
+                steps = escalation_steps(self.yx_start[p], self.yx_start[first])
+                rent = price[min(p, last)] * (1.0 + lease.escalator_per_year) ** steps
+                usd = (acc * lease.it_mw * 1000.0 * (rent - lease.opex_usd_per_kw_month)
+                       * self.months_x[p])
+                (inside if p < P else tail)[p] = usd
+            self.cash.add_period(lease.site, "lease_capacity_revenue", inside)
+            if lease.end_period > P:
+                self.cash.add_period(lease.site, "lease_rent_tail", tail)
+        for key, k in self.contracts.items():
+            acc = self.accept["contract", key]
+            if acc == 0 or k.end_period <= P:
+                continue
+            # only the tail: inside the horizon the contract is paid hour by hour
+            price = _per_period(k.price_usd_per_gpu_hour, P)[last]
+            gpus = k.units * self.products[k.product].gpus_per_unit
+            tail = np.zeros(NX)
+            for p in range(P, min(int(k.end_period), NX)):
+                tail[p] = acc * gpus * (price - k.opex_usd_per_gpu_hour) * self.Hx[p]
+            self.cash.add_period(k.site, "contract_revenue_tail", tail)
+        for kind, deals in (("contract", self.contracts), ("lease", self.leases)):
+            for key, deal in deals.items():
+                usd = float(deal.upfront_usd)
+                acc = self.accept[kind, key]
+                if usd == 0 or acc == 0:
                     continue
-                out[p] = price[p] * max(0.0, 1.0 - (self.y_end - y[d]) / life) * arr[p]
-            return out
+                cash = np.zeros(NX)
+                cash[int(deal.start_period)] = acc * usd
+                self.cash.add_period(deal.site, "upfront", cash, self.Ex)
+        self._upfront_rows_check()
 
-        for (s, g), arr in self.buy.items():
-            prod = self.products[g]
-            price = _per_period(prod.capex_usd, P)
-            self.cash.add_period(s, "gpu_capex", -arr * price)
-            self.cash.add_period(s, "residual_value", residual(price, arr,
-                                                               int(prod.lead_periods),
-                                                               float(prod.life_years)))
-        for s, arr in self.conv.items():
-            c = self.sites[s].halls.conversion
-            price = np.full(P, float(c.capex_usd_per_block))
-            self.cash.add_period(s, "conversion_capex", -arr * price)
-            self.cash.add_period(s, "residual_value", residual(price, arr, int(c.lead_periods),
-                                                               float(c.life_years)))
-        for (s, kind, u), arr in self.upg.items():
-            up = self.upgrades[s, kind, u]
-            price = np.full(P, float(up.capex_usd))
-            self.cash.add_period(s, f"{kind}_capex", -arr * price)
-            self.cash.add_period(s, "residual_value", residual(price, arr, int(up.lead_periods),
-                                                               float(up.life_years)))
+    def _upfront_rows_check(self) -> None:
+        """capex.csv reports each accepted upfront as kind ``upfront``, item = the deal,
+        quantity = accept, in the deal's start_period (the price check is in capex_table).
+        A contract and a lease of one id at one site cannot be told apart: their rows are
+        checked together."""
+        want: dict[tuple[str, str], float] = defaultdict(float)
+        starts: dict[tuple[str, str], set[int]] = defaultdict(set)
+        for kind, deals in (("contract", self.contracts), ("lease", self.leases)):
+            for key, deal in deals.items():
+                if float(deal.upfront_usd) != 0:
+                    want[deal.site, key] += self.accept[kind, key]
+                starts[deal.site, key].add(int(deal.start_period))
+        for sk in sorted(set(want) | set(self.upfront_rows)):
+            rows = self.upfront_rows.get(sk, [])
+            got = sum(q for _i, _p, q in rows)
+            self.c.add("capex_table", abs(got - want.get(sk, 0.0)), 1.0,
+                       lambda _i, sk=sk, g=got, w=want.get(sk, 0.0):
+                       f"capex.csv upfront rows of {sk[1]} at {sk[0]}: quantity {g:g}, "
+                       f"accepted {w:g}")
+            for i, p, _q in rows:
+                self.c.add("capex_table", float(p not in starts.get(sk, ())), 1.0,
+                           lambda _i, i=i, p=p, sk=sk:
+                           f"capex.csv row {i + 2}: upfront of {sk[1]} in p{p}, not in its "
+                           f"start_period")
+
+    def capex_cash(self) -> None:
+        P, NX, r = self.P, self.NX, self.rate
+        taxes = self.inst.taxes
+        tax_rate = float(taxes.rate) if taxes is not None else 0.0
+        dep_years = dict(taxes.depreciation_years) if taxes is not None else {}
+        base = 1.0 + r
+        for s, kind, _item, qty, price, block in self._asset_orders():
+            lead, life = int(block.lead_periods), float(block.life_years)
+            v = getattr(block, "residual_at_period", None)
+            v = P if v is None else int(v)
+            y_val = float(self.yx_start[v])
+            f_val = base ** -y_val
+            loan = self._financing(kind, s)
+            N = dep_years.get(kind)
+            equity, debt_u, debt_d = np.zeros(P), np.zeros(P), np.zeros(P)
+            res_u, res_d = np.zeros(P), np.zeros(P)
+            shield_u, shield_d = np.zeros(P), np.zeros(P)
+            tax_u, tax_d = np.zeros(P), np.zeros(P)
+            for p in range(P):
+                amount = qty[p] * price[p]  # the full price of the order
+                if amount == 0:  # nothing ordered, or a free item: no cash flows
+                    continue
+                share = loan.loan_to_cost if loan is not None else 0.0
+                equity[p] = -(1.0 - share) * amount
+                if loan is not None and share > 0:
+                    n = int(loan.tenor_years)
+                    inst_usd = annuity_factor(loan.rate, n) * share * amount
+                    debt_u[p] = -n * inst_usd
+                    debt_d[p] = -self.E[p] * inst_usd * discount_sum(r, n)
+                d = p + lead
+                resid = 0.0
+                if d <= P - 1:  # a later delivery is a lead_time violation, valued 0
+                    age = y_val - float(self.yx_start[d])
+                    resid = amount * max(0.0, 1.0 - age / life)
+                res_u[p], res_d[p] = resid, resid * f_val
+                if taxes is None:
+                    continue
+                n_dep = 0
+                if N is not None:
+                    n_dep = depreciation_years_counted(float(self.y_start[p]), y_val, N)
+                    shield_u[p] = tax_rate * amount / N * n_dep
+                    shield_d[p] = (self.E[p] * tax_rate * amount / N
+                                   * discount_sum(r, n_dep))
+                basis = amount * (N - n_dep) / N if N is not None else amount
+                # sold at the valuation date: (1 - rate) * R + rate * B, reported as R
+                # in residual_value and rate * (B - R) in tax
+                tax_u[p] = tax_rate * (basis - resid)
+                tax_d[p] = tax_u[p] * f_val
+            self.cash.add_period(s, f"{kind}_capex", equity, self.Ex)
+            if loan is not None:
+                self.cash.add_pair(s, "debt_service", debt_u, debt_d)
+            self.cash.add_pair(s, "residual_value", res_u, res_d)
+            if taxes is not None:
+                if N is not None:
+                    self.cash.add_pair(s, "depreciation_shield", shield_u, shield_d)
+                self.cash.add_pair(s, "tax", tax_u, tax_d)
         for (s, f), arr in self.retire.items():
             fleet = next(x for x in self.sites[s].fleet if x.id == f)
             self.cash.add_period(s, "asic_salvage",
-                                 arr * _per_period(fleet.salvage_usd_per_unit, P))
+                                 arr * _per_period(fleet.salvage_usd_per_unit, P), self.Ex)
+        # ASICs still active at the horizon end (deals.md section 4), in period P-1
+        for s, site in self.sites.items():
+            terminal = np.zeros(NX)
+            for f in site.fleet:
+                terminal[P - 1] += self.A[s, f.id][P - 1] * float(f.terminal_usd_per_unit)
+            if terminal.any():
+                self.cash.add_period(s, "asic_terminal", terminal, np.full(NX, self.D_end))
+        self._capex_table()
+
+    def tax_cash(self) -> None:
+        """``tax`` = -rate * every taxed term, per site and period, discounted as each
+        term is (deals.md section 11); the residual's tax effect is added in capex_cash."""
+        taxes = self.inst.taxes
+        if taxes is None:
+            return
+        rate = float(taxes.rate)
+        for s in self.sites:
+            for term in TAXED_TERMS:
+                key = (s, term)
+                if key not in self.cash.value:
+                    continue
+                c = self.cash
+                c.add_pair(s, "tax", -rate * c.value[key], -rate * c.disc[key],
+                           rate * c.gross[key], rate * c.gross_disc[key])
+                if key in c.hourly:
+                    c.hourly[s, "tax"] = c.hourly.get((s, "tax"), 0.0) - rate * c.hourly[key]
+
+    def _capex_table(self) -> None:
+        P = self.P
         # capex.csv capex_usd column vs quantity * price
         cap = self.capex
         if {"capex_usd", "quantity", "kind", "item", "site", "period"} <= set(cap.columns):
@@ -1188,8 +1486,10 @@ class _Checker:
             return None
         if kind == "gpu" and item in self.products:
             return float(_per_period(self.products[item].capex_usd, self.P)[p])
-        if kind == "conversion" and site.halls.conversion is not None:
-            return float(site.halls.conversion.capex_usd_per_block)
+        if kind == "asic" and item in self.asics:
+            return float(_per_period(self.asics[item].capex_usd, self.P)[p])
+        if kind in ("conversion", "ai_build") and getattr(site.halls, kind) is not None:
+            return float(getattr(site.halls, kind).capex_usd_per_block)
         if (s, kind, item) in self.upgrades:
             return float(self.upgrades[s, kind, item].capex_usd)
         if kind == "retire":
@@ -1197,59 +1497,77 @@ class _Checker:
                 if f.id == item:
                     return -float(_per_period(f.salvage_usd_per_unit, self.P)[p])
             return None
+        if kind == "upfront":  # a receipt is negative, as salvage is
+            deals = [d for d in (self.contracts.get(item), self.leases.get(item))
+                     if d is not None and d.site == s]
+            return -float(deals[0].upfront_usd) if len(deals) == 1 else None
         if kind in ("contract", "lease", "ppa"):
             return 0.0
         return None
 
     # ------------------------------------------------------------------ cash compare
     def compare_cash(self) -> None:
-        rep, P = self.report, self.P
+        rep, P, NX = self.report, self.P, self.NX
         table = self.cash_table
         need = {"site", "period", "term", "undiscounted_usd", "discount_factor",
                 "discounted_usd"}
         if not need <= set(table.columns):
             rep.problems.append(f"cashflows.csv lacks columns {sorted(need - set(table.columns))}")
             return
-        factor = {"hourly": self.D, "period": self.D, "capex": self.E,
-                  "residual": np.full(P, self.D_end)}
+        fixed = {"D": self.Dx, "E": self.Ex, "D_end": np.full(NX, self.D_end)}
+        cash = self.cash
         reported: dict[tuple[str, int, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+        factors: list[tuple[int, tuple[str, int, str], float]] = []
         for i, row in enumerate(table.itertuples(index=False)):
             key = (str(row.site), int(row.period), str(row.term))
             reported[key][0] += float(row.undiscounted_usd)
             reported[key][1] += float(row.discounted_usd)
-            kind = TERM_KIND.get(key[2])
-            if kind is None:
+            factors.append((i, key, float(row.discount_factor)))
+        for i, key, got in factors:
+            s, p, t = key
+            if t not in TERM_KIND or not 0 <= p < NX:
                 continue
-            if 0 <= key[1] < P:
-                want = float(factor[kind][key[1]])
-                self.c.add("discount_factor", abs(float(row.discount_factor) - want), 1.0,
-                           lambda _i, i=i, key=key, got=float(row.discount_factor), want=want:
-                           f"cashflows.csv row {i + 2} ({key[2]} {key[0]} p{key[1]}): "
-                           f"{got!r} vs {want!r}")
+            if t in FIXED_FACTOR:
+                want = float(fixed[FIXED_FACTOR[t]][p])
+            elif (s, t) in cash.value:
+                # a row that blends dates: its factor is discounted / undiscounted, well
+                # defined only where the parts do not cancel out
+                u, gross = float(cash.value[s, t][p]), float(cash.gross[s, t][p])
+                if abs(u) <= 1e-6 * max(1.0, gross):
+                    continue
+                want = float(cash.disc[s, t][p]) / u
+            else:
+                continue
+            self.c.add("discount_factor", abs(got - want), 1.0,
+                       lambda _i, i=i, key=key, got=got, want=want:
+                       f"cashflows.csv row {i + 2} ({key[2]} {key[0]} p{key[1]}): "
+                       f"{got!r} vs {want!r}")
         terms = {t: TermCheck(t, TERM_KIND[t]) for t in CASHFLOW_TERMS}
         for key in reported:
             if key[2] not in terms:
                 terms[key[2]] = TermCheck(key[2], "unknown")
-            if key[0] not in self.sites or not 0 <= key[1] < P:
+            if key[0] not in self.sites or not 0 <= key[1] < NX:
                 rep.problems.append(f"cashflows.csv has a row for site {key[0]!r}, "
                                     f"period {key[1]}, term {key[2]!r} outside the instance")
         npv = 0.0
         worst: dict[str, float] = {}
-        keys = set(reported) | {(s, p, t) for (s, t) in self.cash.value for p in range(P)}
+        keys = set(reported)
+        for (s, t), u in cash.value.items():
+            # every horizon period; past it, the periods with a recomputed amount
+            live = np.flatnonzero((np.arange(NX) < P) | (u != 0) | (cash.disc[s, t] != 0))
+            keys |= {(s, int(p), t) for p in live}
         for key in sorted(keys):
             s, p, t = key
             tc = terms[t]
-            if (s, t) in self.cash.value and 0 <= p < P:
-                val = float(self.cash.value[s, t][p])
-                gross = float(self.cash.gross[s, t][p])
-                f = float(factor[TERM_KIND[t]][p])
+            if (s, t) in cash.value and 0 <= p < NX:
+                val, disc = float(cash.value[s, t][p]), float(cash.disc[s, t][p])
+                gross, gross_d = float(cash.gross[s, t][p]), float(cash.gross_disc[s, t][p])
             else:
-                val, gross, f = 0.0, 0.0, 1.0
-            disc = val * f
+                val, disc, gross, gross_d = 0.0, 0.0, 0.0, 0.0
             npv += disc
             got_u, got_d = reported.get(key, (0.0, 0.0))
             du, dd = abs(got_u - val), abs(got_d - disc)
-            rel = max(du / max(1.0, gross), dd / max(1.0, gross * f))
+            rel = max(du / max(1.0, gross), dd / max(1.0, gross_d))
             tc.rows += 1
             tc.recomputed_discounted += disc
             tc.reported_discounted += got_d
@@ -1264,6 +1582,17 @@ class _Checker:
             tc.ok = tc.max_relative <= rep.tolerance
         rep.terms = {n: tc for n, tc in terms.items() if tc.rows or n in CASHFLOW_TERMS}
         rep.npv_recomputed = npv
+        rows = []
+        for (s, t), u in cash.value.items():
+            d = cash.disc[s, t]
+            for p in np.flatnonzero((u != 0) | (d != 0)):
+                rows.append((s, int(p), t, float(u[p]),
+                             float(d[p] / u[p]) if u[p] != 0 else np.nan, float(d[p])))
+        rep.recomputed = pd.DataFrame(rows, columns=["site", "period", "term",
+                                                     "undiscounted_usd", "discount_factor",
+                                                     "discounted_usd"]
+                                      ).sort_values(["site", "period", "term"],
+                                                    ignore_index=True)
         if rep.npv_reported is not None:
             total = float(table["discounted_usd"].sum())
             self.c.add("cashflows_sum", abs(total - rep.npv_reported), rep.npv_reported,
@@ -1290,7 +1619,9 @@ class _Checker:
         self.operations()
         if not hasattr(self, "cash"):
             return
+        self.deal_cash()
         self.capex_cash()
+        self.tax_cash()
         self.compare_cash()
         self.compare_hourly_columns()
         tol = self.report.tolerance

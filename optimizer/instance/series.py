@@ -63,14 +63,48 @@ def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
+# clean reads, per process, by (file, size, mtime, horizon hours): a sweep validates
+# every scenario against one file, which would otherwise be parsed again each time
+_CLEAN_READS: dict[tuple, SeriesResult] = {}
+_CLEAN_READS_KEPT = 4
+
+
+def _read_key(ref: str, base_dir: Path, hours: pd.DatetimeIndex | None) -> tuple | None:
+    path, _ = resolve_series_path(ref, base_dir)
+    if path is None or hours is None or not len(hours):
+        return None
+    try:
+        st = path.stat()
+    except (OSError, ValueError):
+        return None
+    return (str(path), st.st_size, st.st_mtime_ns, hours[0], len(hours))
+
+
 def read_series(
     ref: str, base_dir: Path, hours: pd.DatetimeIndex | None, file_label: str
 ) -> SeriesResult:
     """Read and check the series CSV ``ref`` (relative to ``base_dir``).
 
     ``hours`` are the horizon hours (None when the horizon itself is invalid: then
-    coverage and cell values are not checked and no frame is returned).
+    coverage and cell values are not checked and no frame is returned). A file read
+    without a problem is kept (a few per process) and served again, as a copy, while
+    its size and modification time are unchanged.
     """
+    key = _read_key(ref, base_dir, hours)
+    hit = _CLEAN_READS.get(key) if key is not None else None
+    if hit is not None:
+        return SeriesResult(hit.path, list(hit.columns), hit.frame.copy(), True, [])
+    res = _read_series(ref, base_dir, hours, file_label)
+    if key is not None and res.complete and not res.problems:
+        if len(_CLEAN_READS) >= _CLEAN_READS_KEPT:
+            _CLEAN_READS.pop(next(iter(_CLEAN_READS)))
+        _CLEAN_READS[key] = SeriesResult(res.path, list(res.columns), res.frame.copy(), True, [])
+    return res
+
+
+def _read_series(
+    ref: str, base_dir: Path, hours: pd.DatetimeIndex | None, file_label: str
+) -> SeriesResult:
     res = SeriesResult()
 
     def problem(path: str, message: str, value: object) -> None:

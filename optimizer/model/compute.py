@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pyomo.environ as pyo
 
-from .context import Context, checked, decision
+from .context import Context, checked, decision, linear, var_list
 
 
 def firm_units(ctx: Context, s: str, g: str, p: int):
@@ -42,12 +42,36 @@ def build(ctx: Context) -> None:
     m.spot = pyo.Var(keys, T, domain=pyo.NonNegativeReals)  # GPU units rented on spot
 
     firm = {(s, g, p): firm_units(ctx, s, g, p) for (s, g) in keys for p in range(P)}
-    m.gpu_available = pyo.Constraint(keys, T, rule=lambda m, s, g, t: m.spot[s, g, t] + firm[
-        s, g, period[t]] <= m.gpus_installed[s, g, period[t]])
+    # hourly rows as flat linear expressions (no expression tree for the compiler to walk):
+    # the firm units of accepted optional contracts as terms, mandatory ones as a constant
+    firm_terms: dict = {}
+    for (s, g) in keys:
+        for p in range(P):
+            coefs, variables, const = [], [], 0.0
+            for k in d.contracts.values():
+                if k.site == s and k.product == g and k.start_period <= p < k.end_period:
+                    if k.optional:
+                        coefs.append(float(k.units))
+                        variables.append(m.accept_contract[k.id])
+                    else:
+                        const += float(k.units)
+            firm_terms[s, g, p] = (coefs, variables, const)
+    spot = {k: var_list(m.spot, k, ctx.n_steps) for k in keys}
+    installed = {k: [m.gpus_installed[k + (p,)] for p in range(P)] for k in keys}
+
+    def gpu_available(m, s, g, t):
+        """spot + firm_units <= I"""
+        p = period[t]
+        coefs, variables, const = firm_terms[s, g, p]
+        return (None, linear([1.0, -1.0] + coefs, [spot[s, g][t], installed[s, g][p]]
+                             + variables), -const)
+
+    m.gpu_available = pyo.Constraint(keys, T, rule=gpu_available)
     # with full utilisation allowed the cap is implied by gpu_available (firm >= 0)
     capped = [(s, g) for (s, g) in keys if float(d.products[g].spot_max_utilization) < 1.0]
-    m.spot_market = pyo.Constraint(capped, T, rule=lambda m, s, g, t: m.spot[s, g, t] <= float(
-        d.products[g].spot_max_utilization) * m.gpus_installed[s, g, period[t]])
+    m.spot_market = pyo.Constraint(capped, T, rule=lambda m, s, g, t: (None, linear(
+        [1.0, -float(d.products[g].spot_max_utilization)],
+        [spot[s, g][t], installed[s, g][period[t]]]), 0.0))
     m.ai_hall = pyo.Constraint(sites, range(P), rule=checked(lambda m, s, p: sum(
         m.gpus_installed[s, g, p] * (float(prod.it_kw) / 1000.0)
         for g, prod in d.products.items()) + lease_mw(ctx, s, p) <= m.ai_hall_mw[s, p]))

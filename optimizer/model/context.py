@@ -50,9 +50,6 @@ class Context:
         sp = self.step_period
         return ((sp >= start) & (sp < end)).astype(float)
 
-    def active_periods(self, start: int, end: int) -> np.ndarray:
-        p = np.arange(self.P)
-        return ((p >= start) & (p < end)).astype(float)
 
 
 def decision(m: pyo.ConcreteModel, component: str, key, optional: bool):

@@ -40,10 +40,6 @@ def build(ctx: Context) -> None:
     def sign(c):
         return m.sign_ppa[c.id] if c.optional else 1.0
 
-    def metered(m, s, t):
-        """MW through the meter: grid imports plus physical PPA energy."""
-        return m.imp[s, t] + sum(m.use[c, t] for c in physical_at[s])
-
     n = ctx.n_steps
     pue = {(s, q): d.sites[s].cooling[q].pue.tolist() for s in sites for q in COOLING_TYPES}
     imp = {s: var_list(m.imp, (s,), n) for s in sites}
@@ -76,18 +72,31 @@ def build(ctx: Context) -> None:
 
     vol = {c.id: d.ppa_volume[c.id].tolist() for c in energy}
 
-    def ppa_volume(m, c, t):
-        ppa = ppas[c]
-        taken = m.use[c, t] + (m.out[c, t] if ppa.kind == "onsite" else 0.0)
-        offered = sign(ppa) * vol[c][t]
-        if ppa.kind == "onsite" and not ppa.curtailable:
-            return taken == offered
-        return taken <= offered
+    out = {c.id: var_list(m.out, (c.id,), n) for c in onsite}
 
-    m.ppa_volume = pyo.Constraint([c.id for c in energy], T, rule=checked(ppa_volume))
+    def ppa_volume(m, c, t):
+        """use + out <= sign * vol (= for an onsite PPA that is not curtailable)"""
+        ppa = ppas[c]
+        coefs, variables = [1.0], [use[c][t]]
+        if ppa.kind == "onsite":
+            coefs.append(1.0)
+            variables.append(out[c][t])
+        if ppa.optional:
+            coefs.append(-vol[c][t])
+            variables.append(m.sign_ppa[c])
+            rhs = 0.0
+        else:
+            rhs = vol[c][t]
+        body = linear(coefs, variables)
+        if ppa.kind == "onsite" and not ppa.curtailable:
+            return (rhs, body, rhs)
+        return (None, body, rhs)
+
+    m.ppa_volume = pyo.Constraint([c.id for c in energy], T, rule=ppa_volume)
     export_sites = [s for s in sites if onsite_at[s]]
-    m.export_limit = pyo.Constraint(export_sites, T, rule=lambda m, s, t: sum(
-        m.out[c, t] for c in onsite_at[s]) <= d.sites[s].export_limit_mw)
+    m.export_limit = pyo.Constraint(export_sites, T, rule=lambda m, s, t: (None, linear(
+        [1.0] * len(onsite_at[s]), [out[c][t] for c in onsite_at[s]]),
+        d.sites[s].export_limit_mw))
 
     min_take = [(c.id, p) for c in energy if not c.take_or_pay and c.min_take_fraction > 0
                 for p in range(P) if c.start_period <= p < c.end_period]
@@ -112,8 +121,10 @@ def build(ctx: Context) -> None:
                              [anc[s][t]] + [v[t] for _, v in parts]), 0.0)
 
     m.ancillary = pyo.Constraint(anc_sites, T, rule=ancillary)
-    m.demand_peak = pyo.Constraint(peak_sites, T, rule=lambda m, s, t: m.peak[
-        s, period[t]] >= metered(m, s, t))
+    peak = {s: [m.peak[s, p] for p in range(P)] for s in peak_sites}
+    m.demand_peak = pyo.Constraint(peak_sites, T, rule=lambda m, s, t: (None, linear(
+        [1.0] * (1 + len(physical_at[s])) + [-1.0],
+        [imp[s][t]] + [use[c][t] for c in physical_at[s]] + [peak[s][period[t]]]), 0.0))
 
 
 

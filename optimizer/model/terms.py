@@ -30,5 +30,3 @@ PAID_KINDS = ("gpu", "asic", "conversion", "ai_build", "grid_upgrade", "cooling_
 # the build/accept decisions compared between two plans
 PLAN_KINDS = ("gpu", "asic", "conversion", "ai_build", "grid_upgrade", "cooling_upgrade",
               "contract", "lease", "ppa")
-# the kinds a financing or a depreciation schedule applies to (deals.md sections 8, 11)
-ASSET_KINDS = ("gpu", "asic", "conversion", "ai_build", "grid_upgrade", "cooling_upgrade")

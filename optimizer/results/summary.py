@@ -11,8 +11,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-STATUSES = ("optimal", "time_limit", "infeasible", "unbounded", "error")
-
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")

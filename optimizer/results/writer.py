@@ -42,7 +42,6 @@ import ctypes
 import errno
 import functools
 import hashlib
-import json
 import os
 import platform
 import re
@@ -486,7 +485,3 @@ def write_run_folder(out_dir: str | Path, files: dict[str, bytes | str],
     for path in displaced:
         _discard(out, path)
     return out
-
-
-def to_json(data: dict) -> str:
-    return json.dumps(data, indent=2, default=str) + "\n"

@@ -73,6 +73,11 @@ BOX_SWITCH_GAP = 1e-3  # the trust region is dropped once it no longer binds wit
 # the smallest gap the decomposition certifies: its cuts and LPs hold to ~1e-7 relative, so
 # a bound closer than that to the best plan is noise (--mip-gap 0 then means 1e-7)
 MIN_GAP = 1e-7
+# absolute gap (kUSD, the scaled objective) at which the loop stops whatever relative gap
+# is asked for: HiGHS's default absolute MIP gap, plus what its feasibility tolerance lets
+# each block's theta exceed its cut by (the bound cannot be certified closer than that)
+ABS_GAP = 1e-6
+ABS_GAP_PER_BLOCK = 1e-6
 
 S = highspy.HighsModelStatus
 
@@ -329,6 +334,7 @@ class _Run:
         self.deadline = t_start + budget_s if budget_s is not None else math.inf
         self.progress = progress
         self.target = max(float(config.mip_gap), MIN_GAP)
+        self.abs_gap = ABS_GAP + ABS_GAP_PER_BLOCK * int((np.unique(col_block) >= 0).sum())
         self.col_block, self.row_block = col_block, row_block
         self.plan = np.flatnonzero(col_block < 0)
         self.plan_rows = np.flatnonzero(row_block < 0)
@@ -423,6 +429,11 @@ class _Run:
         if self.best_x is None or not math.isfinite(self.upper):
             return math.inf
         return max(0.0, (self.upper - self.best_value) / self.scale())
+
+    def certified(self) -> bool:
+        """The bound is within the target gap of the best plan, or as close as the
+        tolerances of the cuts allow."""
+        return self.gap() <= self.target or self.upper - self.best_value <= self.abs_gap
 
     def scale(self) -> float:
         return max(1.0, abs(self.best_value + self.sf.offset))
@@ -695,7 +706,7 @@ class _Run:
             self.report("mip", float(info.objective_function_value), point.value, cuts,
                         f"  master {masters[-1]:.1f} s, gap {gap_i:.0e}"
                         + (f", {len(relaxed)} relaxed" if len(relaxed) else ""))
-            if self.gap() <= self.target:
+            if self.certified():
                 break
             if at_master == 0 and not gaps:
                 # the master values its own plan exactly: only a master solved closer
@@ -883,7 +894,8 @@ def _final(run: _Run, best_x: np.ndarray, best_value: float,
     run.timings["final_lp"] = time.perf_counter() - t
     upper = max(run.upper, value)  # the bound is the LP's at worst, never below a plan
     gap = max(0.0, (upper - value) / max(1.0, abs(value + sf.offset)))
-    status = "optimal" if gap <= run.target else "time_limit"  # run.target >= MIN_GAP
+    status = ("optimal" if gap <= run.target or upper - value <= run.abs_gap  # target >= MIN_GAP
+              else "time_limit")
     solve_s = run.elapsed()
     log(f"Benders {status}: NPV {value + sf.offset:.2f} kUSD (fixed-integer LP), bound "
         f"{upper + sf.offset:.2f} kUSD, gap {gap:.2e}")

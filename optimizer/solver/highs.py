@@ -10,7 +10,6 @@ which add the model row by row.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,18 +28,9 @@ def highs_version() -> str:
 
 def reset_scheduler() -> None:
     """HiGHS keeps one thread pool per process, sized by its first run; a thread count
-    that differs from it is refused unless the pool is rebuilt."""
+    that differs from it (an earlier solve in the same process, a notebook, a sweep worker)
+    is refused unless the pool is rebuilt."""
     highspy.Highs.resetGlobalScheduler(True)
-
-
-# an LP ends its log with "HiGHS run time : X"; a MIP with a "Timing  X" summary line
-_RUN_TIME = re.compile(r"^(?:HiGHS run time\s*:|\s*Timing)\s+([0-9.eE+-]+)\s*$", re.M)
-
-
-def highs_run_time(log_text: str) -> float | None:
-    """The run time HiGHS prints on the last lines of its log."""
-    found = _RUN_TIME.findall(log_text)
-    return float(found[-1]) if found else None
 
 
 def status_of(h: highspy.Highs) -> tuple[str, bool]:

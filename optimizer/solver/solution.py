@@ -18,8 +18,8 @@ class Solution:
     before a result is pickled."""
 
     status: str  # optimal | time_limit | infeasible | unbounded | error
-    form: StandardForm | None = None
-    x: np.ndarray | None = None
+    form: StandardForm | None = field(default=None, repr=False)
+    x: np.ndarray | None = field(default=None, repr=False)
     npv_usd: float | None = None
     best_bound_usd: float | None = None
     mip_gap: float | None = None
@@ -28,8 +28,9 @@ class Solution:
     highs_run_time_s: float | None = None
     message: str = ""
     log_prefix: str = ""  # lines of a decomposition that handed over, to head the log
-    session: object = None  # highs.Session
-    duals: np.ndarray | None = None  # row duals of the fixed-integer LP (USD per row unit)
+    session: object = field(default=None, repr=False)  # highs.Session
+    # row duals of the fixed-integer LP (USD per row unit)
+    duals: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def has_solution(self) -> bool:

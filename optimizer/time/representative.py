@@ -4,15 +4,15 @@ Per period, the period's UTC days are clustered by k-medoids on every series col
 instance uses: each day is a vector of 24 hours per column, each column clipped to its
 5-95 % quantiles over the days clustered and min-max scaled to [0, 1] (``_day_features``),
 and days are compared by Euclidean distance. The medoids minimise the total distance of
-the days to their nearest medoid; FasterPAM from ``RESTARTS`` fixed seeds, best total
-kept (``_medoids``), which found the exact optimum in every period measured
+the days to their nearest medoid: the best of ``RESTARTS`` FasterPAM runs from seeded
+random starts (``_medoids``), which found the exact optimum in every period measured
 (bench/clustering.py, docs/representative-days.md). Each cluster is represented by its
-medoid, a real day of the period, whose 24 hours become steps weighted by the cluster's
-size. With ``keep_peak_days`` the days holding a coincident-peak flag and the day holding
-the period's highest hourly grid price (over all sites) are kept as clusters of their own
-(weight 1) and the remaining days form ``days_per_period`` clusters. When at most
-``days_per_period`` days remain, every day is its own cluster, so K = days in the period
-reproduces the hourly model exactly.
+medoid, a real day of the period (``_clusters``), whose 24 hours become steps weighted by
+the cluster's size. With ``keep_peak_days`` the days holding a coincident-peak flag and
+the day holding the period's highest hourly grid price (over all sites) are kept as
+clusters of their own (weight 1) and the remaining days form ``days_per_period``
+clusters. When at most ``days_per_period`` days remain, every day is its own cluster, so
+K = days in the period reproduces the hourly model exactly.
 """
 
 from __future__ import annotations
@@ -124,10 +124,12 @@ def _distances(features: np.ndarray) -> np.ndarray:
     return squareform(pdist(features, "euclidean"))
 
 
-# FasterPAM is a local search: one run stopped above the optimum in 58 of 112 periods
-# measured (up to 2.3 % more total distance), the best of 20 in 3 (0.15 %); the best of 100
-# found the exact optimum (HiGHS on the same distances) in all 112, in 14 ms a period on
-# average (bench/clustering.py, docs/representative-days.md)
+# FasterPAM is a local search. Over 112 periods (5 instances, K = 4..16) one run stopped
+# above the optimum (HiGHS on the same distances) in 53, up to 3.0 % more total distance;
+# the best of 20 in 3 (0.15 %); of 50 and of 100 in none. Local optima cost accuracy: on
+# the four price years of bench/representative_accuracy.py one run's days gave a mean NPV
+# error of 2.5-3.7 % (up to 22 %) against 1.7 % (at most 3.6 %) for the optimum's days.
+# 100 keeps a margin over 50 at 15-30 ms a period (bench/clustering.py)
 RESTARTS = 100
 SEED = 0
 
@@ -166,7 +168,7 @@ def _clusters(dist: np.ndarray, medoids: np.ndarray) -> list[tuple[int, int]]:
 
 def _fasterpam():
     """``kmedoids.fasterpam``, imported without scikit-learn: the package imports it
-    (1.5 s) only to derive its estimator class, and falls back to ``object`` when the
+    (1-2 s) only to derive its estimator class, and falls back to ``object`` when the
     import fails; the function used here does not need it."""
     if "kmedoids" not in sys.modules and "sklearn.base" not in sys.modules:
         sys.modules["sklearn.base"] = None  # makes ``from sklearn.base import`` fail
