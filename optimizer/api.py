@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 
 from . import pipeline
@@ -38,14 +40,17 @@ def build(instance: Instance, config: SolveConfig | None = None, **options) -> B
 
 
 def solve(instance: Instance, config: SolveConfig | None = None, *, load_time_s: float = 0.0,
-          **options) -> Result:
+          progress: Callable | None = None, **options) -> Result:
     """Build and solve an instance; the result holds the tables as DataFrames.
 
     ``config`` (a SolveConfig) and/or its fields as keyword arguments: ``mip_gap``,
     ``time_limit``, ``threads``, ``method`` ("auto": Benders on representative days,
     one MILP hourly; "monolithic"; "benders"), ``resolution``, ``representative_days``,
-    ``warm_start`` (a run folder), ``marginals``, ``verbose``, ``keep_model``."""
-    return pipeline.run(instance, _config(config, options), load_time_s=load_time_s)
+    ``warm_start`` (a run folder), ``marginals``, ``verbose``, ``keep_model``.
+    ``progress`` is called with a ``Progress`` per iteration of the decomposition
+    (``Progress.line()``: bound, best plan, gap and time as one line)."""
+    return pipeline.run(instance, _config(config, options), load_time_s=load_time_s,
+                        progress=progress)
 
 
 def compare_resolution(instance: Instance, days: list[int], config: SolveConfig | None = None,

@@ -41,6 +41,10 @@ def _solve_config(**options):
         _fail(str(exc), 2)
 
 
+def _progress_line(progress) -> None:
+    err.print(progress.line(), markup=False, highlight=False)
+
+
 def _fail(message: str, code: int) -> None:
     err.print(message, markup=False, highlight=False)
     raise typer.Exit(code)
@@ -130,7 +134,10 @@ def solve(
     try:
         with err.status("building and solving…") if not verbose and err.is_terminal else \
                 _nullcontext():
-            result = api_solve(inst, config, load_time_s=load_s)
+            # one line per Benders iteration (bound, best plan, gap, time): a long solve
+            # shows where it stands; --verbose streams the decomposition's own log instead
+            result = api_solve(inst, config, load_time_s=load_s,
+                               progress=None if verbose else _progress_line)
         written = result.write(target)
     except typer.Exit:
         raise

@@ -176,3 +176,35 @@ def test_the_first_plan_samples_every_block_and_is_feasible(two_sites):
     run.pool.shutdown()
     assert np.isfinite(run.upper)
     assert point.value <= run.upper * (1 + 1e-9)
+
+
+def test_the_solve_command_prints_a_progress_line_per_benders_iteration(tmp_path):
+    """``hashpivot solve`` on representative days (the decomposition by default) prints one
+    line per iteration on stderr, numbered 1, 2, ..., each with the bound, the best plan,
+    the gap and the time; the last one's best plan is within the 1e-4 gap of the NPV in
+    summary.json, its bound no lower. ``--verbose`` prints the log instead."""
+    import json
+    import re
+
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+
+    quickstart = ESTATE.parent / "quickstart" / "instance.yaml"
+    out = tmp_path / "run"
+    res = CliRunner().invoke(app, ["solve", str(quickstart), "--representative-days", "2",
+                                   "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    pattern = re.compile(r"Benders +(\d+) +(start|lp|round|mip)  bound (-|[\d,.-]+ M\$)  "
+                         r"best plan (-|[\d,.-]+ M\$)  gap (-|[\d.]+%)  [\d.]+ s")
+    lines = [m for m in map(pattern.fullmatch, res.stderr.splitlines()) if m]
+    assert [int(m[1]) for m in lines] == list(range(1, len(lines) + 1))
+    assert len(lines) >= 2 and lines[-1][2] == "mip"
+    npv = json.loads((out / "summary.json").read_text())["npv_usd"]
+    best = float(lines[-1][4].removesuffix(" M$").replace(",", "")) * 1e6
+    bound = float(lines[-1][3].removesuffix(" M$").replace(",", "")) * 1e6
+    assert abs(best - npv) <= 1e-4 * abs(npv) + 5e3  # 2 decimals of M$
+    assert bound >= npv - 5e3
+    verbose = CliRunner().invoke(app, ["solve", str(quickstart), "--representative-days", "2",
+                                       "--out", str(tmp_path / "v"), "--verbose"])
+    assert not any(map(pattern.fullmatch, verbose.stderr.splitlines()))

@@ -125,7 +125,7 @@ class Progress:
         def usd(v):
             return "-" if v is None else f"{v / 1e6:,.2f} M$"
 
-        gap = "-" if self.gap is None else f"{self.gap:.2%}"
+        gap = "-" if self.gap is None else f"{self.gap:.3%}"
         return (f"Benders {self.iteration:3d} {self.phase:>5}  bound {usd(self.bound_usd)}  "
                 f"best plan {usd(self.best_usd)}  gap {gap}  {self.elapsed_s:.1f} s")
 
