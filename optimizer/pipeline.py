@@ -282,7 +282,7 @@ class Result:
         # the HiGHS session and the Pyomo model stay in the process that solved
         state = dict(self.__dict__)
         if self.solution.session is not None:
-            state["solution"] = replace(self.solution, session=None)
+            state["solution"] = replace(self.solution, session=None, decomposition=None)
         state["built"] = None
         return state
 

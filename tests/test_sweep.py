@@ -256,6 +256,38 @@ def test_a_representative_grid_resolves_through_the_decomposition():
     assert rows[1]["gpus.h100-hgx.p0"] == fresh.capex.query("kind == 'gpu'")["quantity"].sum()
 
 
+def test_plan_cost_changes_keep_the_benders_cuts_and_equal_fresh_solves():
+    """quickstart on 2 representative days decomposes (294 H100 servers). GPU capex at 2.5
+    times (no GPU bought: the plan flips) and at 0.7 times (the 294 again) changes only
+    the plan's costs, nothing a site-period LP holds: the kept decomposition is re-solved
+    with its cuts (the same master object, its cuts only growing), and each NPV and plan
+    equals a fresh monolithic solve of the scenario (gap 1e-9). A hashprice change
+    reaches every block: the decomposition starts afresh (a new master)."""
+    inst = load_instance(QUICKSTART)
+    config = sweep_config(mip_gap=1e-9, representative_days=2)
+    scenarios = plan(inst, [{}, {"gpu_products[h100-hgx].capex_usd*=": 2.5},
+                            {"gpu_products[h100-hgx].capex_usd*=": 0.7},
+                            {"market.hashprice_usd_per_ph_day*=": 0.8}], config)
+    assert len({s.structure for s in scenarios}) == 1
+    kept_models().clear()
+    rows, masters, cuts = [], [], []
+    for s in scenarios:
+        rows.append(run_scenario(s.task, inst).row)
+        (model,) = kept_models().values()
+        masters.append(model.decomposition.run.master)
+        cuts.append(model.decomposition.run.master.cuts)
+    assert [r["model"] for r in rows] == ["built", "resolved", "resolved", "resolved"]
+    assert [r["gpus.h100-hgx.p0"] for r in rows[:3]] == [294, 0, 294]
+    assert masters[1] is masters[0] and masters[2] is masters[0]
+    assert cuts[0] <= cuts[1] <= cuts[2]
+    assert masters[3] is not masters[0]
+    for s, row in zip(scenarios[1:], rows[1:]):
+        fresh = solve(scenario_instance(inst, s.task.data),
+                      config.model_copy(update={"method": "monolithic"}))
+        assert row["npv_usd"] == pytest.approx(fresh.npv_usd, rel=1e-9)
+        assert row["gpus.h100-hgx.p0"] == fresh.capex.query("kind == 'gpu'")["quantity"].sum()
+
+
 # --------------------------------------------------------------------------- faults, resume
 
 def test_a_killed_worker_costs_its_scenario_only_and_resume_finishes_the_sweep(

@@ -356,6 +356,46 @@ class _Run:
         self.upper = math.inf
         self.aggregated_keys: set[bytes] = set()
 
+    def restart(self, config: SolveConfig, log: _Log, t_start: float,
+                budget_s: float | None, progress: Callable[[Progress], None] | None) -> None:
+        """Take the form's new plan data (costs, column bounds, plan-row bounds) into the
+        master, keep its cuts, and forget the incumbent and the bound: the cuts describe
+        the blocks, which the caller guarantees unchanged (``blocks_unchanged``)."""
+        sf, master = self.sf, self.master
+        self.config, self.log, self.t_start, self.progress = config, log, t_start, progress
+        self.deadline = t_start + budget_s if budget_s is not None else math.inf
+        self.target = max(float(config.mip_gap), MIN_GAP)
+        n = master.n
+        master.h.changeColsCost(n, master.all_plan, sf.cost[self.plan])
+        master.lb, master.ub = sf.lb[self.plan].copy(), sf.ub[self.plan].copy()
+        master.h.changeColsBounds(n, master.all_plan, master.lb, master.ub)
+        # the master's first rows are the plan rows, in order; the cuts follow them
+        m = len(self.plan_rows)
+        master.h.changeRowsBounds(m, np.arange(m, dtype=np.int32),
+                                  sf.scaled_row_lo[self.plan_rows],
+                                  sf.scaled_row_hi[self.plan_rows])
+        self.plan_cost = sf.cost[self.plan]
+        workers = self.strategy.workers or config.thread_count
+        self.pool = ThreadPoolExecutor(workers) if workers > 1 else None
+        self.timings = {"setup": 0.0}
+        self.iteration = 0
+        self.best_value, self.best_x, self.best_y = -math.inf, None, None
+        self.best_theta = None
+        self.upper = math.inf
+
+    def blocks_unchanged(self, cost: np.ndarray, lb: np.ndarray, ub: np.ndarray,
+                         row_lo: np.ndarray, row_hi: np.ndarray) -> bool:
+        """The block LPs were built from these arrays' block parts (the form as it was
+        when they were built): True if the form still has them."""
+        sf = self.sf
+        cols = self.col_block >= 0
+        rows = self.row_block >= 0
+        return bool(np.array_equal(sf.cost[cols], cost[cols])
+                    and np.array_equal(sf.lb[cols], lb[cols])
+                    and np.array_equal(sf.ub[cols], ub[cols])
+                    and np.array_equal(sf.row_lo[rows], row_lo[rows])
+                    and np.array_equal(sf.row_hi[rows], row_hi[rows]))
+
     # -- the blocks -------------------------------------------------------------------
 
     def evaluate(self, x: np.ndarray, theta: np.ndarray | None = None) -> _Point:
@@ -833,13 +873,68 @@ def solve_benders(sf: StandardForm, config: SolveConfig, col_block: np.ndarray,
     try:
         run = _Run(sf, config, col_block, row_block, log, t_start, time_budget_s,
                    strategy or DEFAULT_STRATEGY, progress)
-        return _solve(run, warm_start, log_path)
+        sol = _solve(run, warm_start, log_path)
+        if sol is not None and config.keep_cuts:
+            sol.decomposition = Kept(run, sf.cost.copy(), sf.lb.copy(), sf.ub.copy(),
+                                     sf.row_lo.copy(), sf.row_hi.copy())
+        return sol
     except _HandOver as exc:
         log(f"{exc}; handing over to the monolithic solve")
         return None
     finally:
         if run is not None and run.pool is not None:
             run.pool.shutdown()
+            run.pool = None
+        log.close()
+
+
+@dataclass
+class Kept:
+    """A finished decomposition and the form's data its block LPs were built from."""
+
+    run: _Run
+    cost: np.ndarray
+    lb: np.ndarray
+    ub: np.ndarray
+    row_lo: np.ndarray
+    row_hi: np.ndarray
+
+    def reusable(self, sf: StandardForm) -> bool:
+        """The same form object, its blocks' data unchanged (only plan costs, plan column
+        bounds and plan-row bounds may differ): the cuts still hold."""
+        return self.run.sf is sf and self.run.blocks_unchanged(
+            self.cost, self.lb, self.ub, self.row_lo, self.row_hi)
+
+
+def resolve_benders(kept: Kept, config: SolveConfig, log_path: Path | None = None,
+                    warm_start: dict[int, float] | None = None,
+                    time_budget_s: float | None = None, *,
+                    progress: Callable[[Progress], None] | None = None) -> Solution | None:
+    """Re-solve a kept decomposition after the form's plan data changed in place
+    (``kept.reusable(form)``): the master keeps every cut (they bound the blocks' values,
+    which did not change), so the search starts at the MIP phase. None: hand over."""
+    t_start = time.perf_counter()
+    run = kept.run
+    log = _Log(config, log_path)
+    try:
+        run.restart(config, log, t_start, time_budget_s, progress)
+        log(f"Hashpivot Benders decomposition, re-solved with the {run.master.cuts} cuts "
+            f"kept: plan {len(run.plan)} columns ({len(run.integer)} integer); "
+            f"{len(run.blocks)} site-period LPs")
+        log(f"{'iter':>5} {'phase':>5} {'master (kUSD)':>16} {'bound':>16} "
+            f"{'plan value':>16} {'best':>16} {'gap':>9} {'cuts':>5} {'time':>7}")
+        run.mip_phase(warm_start)
+        sol = _finish(run, log_path)
+        if sol is not None and config.keep_cuts:
+            sol.decomposition = kept
+        return sol
+    except _HandOver as exc:
+        log(f"{exc}; handing over to the monolithic solve")
+        return None
+    finally:
+        if run.pool is not None:
+            run.pool.shutdown()
+            run.pool = None
         log.close()
 
 
@@ -856,6 +951,13 @@ def _solve(run: _Run, warm_start: dict[int, float] | None,
     x_lp = run.lp_phase(x0)
     run.round_plan(x_lp)
     run.mip_phase(warm_start)
+    return _finish(run, log_path)
+
+
+def _finish(run: _Run, log_path: Path | None) -> Solution:
+    """The best plan with its blocks' solutions, checked in the full model, then the
+    final fixed-integer LP."""
+    sf, log = run.sf, run.log
     if run.best_x is None:
         if run.out_of_time():
             log("time limit before a plan")

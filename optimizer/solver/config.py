@@ -46,6 +46,8 @@ class SolveConfig(BaseModel):
     explain_infeasibility: bool = Field(True, description="elastic re-solve when infeasible")
     verbose: bool = Field(False, description="stream HiGHS's log")
     keep_model: bool = Field(False, description="keep the Pyomo model on the result")
+    keep_cuts: bool = Field(False, description="keep the decomposition's master and cuts on "
+                            "the solution (a sweep re-solves it when only plan data change)")
 
     @property
     def thread_count(self) -> int:

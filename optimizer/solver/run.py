@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .benders import Progress, Strategy, solve_benders
+from .benders import Kept, Progress, Strategy, resolve_benders, solve_benders
 from .config import SolveConfig
 from .highs import reset_scheduler
 from .monolithic import solve_monolithic
@@ -33,16 +33,22 @@ def solve(sf: StandardForm, config: SolveConfig, *, col_block: np.ndarray | None
           decompose_by_default: bool = False, log_path: Path | None = None,
           warm_start: dict[int, float] | None = None,
           progress: Callable[[Progress], None] | None = None,
-          strategy: Strategy | None = None) -> Solution:
+          strategy: Strategy | None = None, kept: Kept | None = None) -> Solution:
     """``progress`` is called once per iteration of the decomposition (a progress line
-    for the CLI); ``strategy`` chooses how it searches (default: benders.DEFAULT_STRATEGY)."""
+    for the CLI); ``strategy`` chooses how it searches (default: benders.DEFAULT_STRATEGY).
+    ``kept``: a decomposition of this form kept by an earlier solve (``keep_cuts``); when
+    only plan data changed since, it is re-solved with its cuts."""
     reset_scheduler()
     t0 = time.perf_counter()
     prefix, benders_s = "", 0.0
     if uses_benders(sf, config, col_block, decompose_by_default):
-        sol = solve_benders(sf, config, col_block, log_path, warm_start,
-                            time_budget_s=config.time_limit, progress=progress,
-                            strategy=strategy)
+        if kept is not None and kept.reusable(sf):
+            sol = resolve_benders(kept, config, log_path, warm_start,
+                                  time_budget_s=config.time_limit, progress=progress)
+        else:
+            sol = solve_benders(sf, config, col_block, log_path, warm_start,
+                                time_budget_s=config.time_limit, progress=progress,
+                                strategy=strategy)
         if sol is not None:
             return sol
         # no certified plan: the decomposition's lines head the log of the MILP that

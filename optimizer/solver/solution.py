@@ -29,6 +29,9 @@ class Solution:
     message: str = ""
     log_prefix: str = ""  # lines of a decomposition that handed over, to head the log
     session: object = field(default=None, repr=False)  # highs.Session
+    # the decomposition's state (master with its cuts, block LPs) when asked to keep it
+    # (SolveConfig.keep_cuts): benders.resolve_benders re-solves it; dropped with session
+    decomposition: object = field(default=None, repr=False)
     # row duals of the fixed-integer LP (USD per row unit)
     duals: np.ndarray | None = field(default=None, repr=False)
 

@@ -10,8 +10,10 @@ and solved from the previous scenario's solution. Anything the kept model cannot
 (``changes.Rebuild``) is rebuilt with ``pipeline.run``, and that model is kept instead.
 
 On a representative grid with ``method=auto`` (or ``benders``), the re-solve runs the
-decomposition again on the updated standard form, warm-started with the previous
-plan's integers; its cuts are not kept between scenarios.
+decomposition on the updated standard form, warm-started with the previous plan's
+integers. When a scenario changes only plan data (capex, budgets, plan costs and bounds:
+nothing a site-period LP holds), the master keeps its cuts and the search starts at its
+MIP phase (``benders.resolve_benders``); otherwise it starts afresh.
 """
 
 from __future__ import annotations
@@ -108,6 +110,7 @@ class KeptModel:
     col_block: np.ndarray | None
     benders: bool
     x: np.ndarray | None = None
+    decomposition: object = None  # benders.Kept of the last decomposed solve
     row_lo0: np.ndarray = field(default=None, repr=False)
     row_hi0: np.ndarray = field(default=None, repr=False)
     ub0: np.ndarray = field(default=None, repr=False)
@@ -126,8 +129,8 @@ class KeptModel:
                    built_data=data, data=data, form=form, session=sol.session,
                    col_block=col_block,
                    benders=solver_run.uses_benders(form, result.config, col_block, decompose),
-                   x=sol.x, row_lo0=form.row_lo.copy(), row_hi0=form.row_hi.copy(),
-                   ub0=form.ub.copy())
+                   x=sol.x, decomposition=sol.decomposition, row_lo0=form.row_lo.copy(),
+                   row_hi0=form.row_hi.copy(), ub0=form.ub.copy())
 
     # ----------------------------------------------------------------- apply a scenario
     def update(self, inst: Instance) -> str:
@@ -195,10 +198,12 @@ class KeptModel:
                 warm = {int(j): float(self.x[j]) for j in np.flatnonzero(form.integer)}
             sol = solver_run.solve(form, config, col_block=self.col_block,
                                    decompose_by_default=self.grid.mode == "representative",
-                                   log_path=log_path, warm_start=warm)
+                                   log_path=log_path, warm_start=warm,
+                                   kept=self.decomposition)
             if sol.session is not None:
                 sol.session.followup_log = None
             self.session = sol.session
+            self.decomposition = sol.decomposition
         else:
             sol = self._solve_session(log_path)
         if sol.has_solution:

@@ -69,12 +69,13 @@ class Scenario:
 
 def sweep_config(config: SolveConfig | None = None, **options) -> SolveConfig:
     """The sweep's options: one HiGHS thread per worker and no marginal values unless
-    asked (a SolveConfig given is taken as it is, with threads=1 if it has none)."""
+    asked (a SolveConfig given is taken as it is, with threads=1 if it has none); a
+    decomposition keeps its cuts for the next scenario of its structure."""
     if config is None:
         config = SolveConfig(threads=1, marginals=False)
     elif config.threads is None:
         config = config.model_copy(update={"threads": 1})
-    return make_config(config, **options)
+    return make_config(config, **options).model_copy(update={"keep_cuts": True})
 
 
 # --------------------------------------------------------------------------- scenarios
