@@ -115,8 +115,9 @@ def main() -> None:
     compiled = pipeline.compile(built)
     stage("compile", t)
     t = time.perf_counter()
-    built = None  # as pipeline.run: the form holds no Pyomo object
-    pipeline.release_model(compiled)
+    model, built = built.model, None  # as pipeline.run: the form holds no Pyomo object
+    pipeline.release_model(model, compiled)
+    model = None
     stage("release", t)
     form = compiled.form
     print(f"  model: {form.n_rows:,} rows, {form.n_cols:,} columns "
