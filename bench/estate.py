@@ -7,19 +7,19 @@ memory after each stage.
     python bench/estate.py estate-10x5 --strategy "master_gaps=(1e-2,2e-3)"
     python bench/estate.py portfolio-3y --resolution hourly --method monolithic --gap 1e-4
 
-The stages are those of ``pipeline.run`` (load, time grid + data, Pyomo build, compile to the
-standard form, solve, marginals, tables), run in this process with the tree of this file
-first on sys.path. Peak memory is the process's peak RSS so far (``ru_maxrss``), printed
-after each stage, so the stage where it jumps is the one that sets it. The load average of
-the machine is printed at the start and the end: on a shared machine, compare runs of the
-same load. Figures are printed, never asserted.
+The stages are those of ``pipeline.run`` (load, time grid + data, Pyomo build, compile to
+the standard form, release of the Pyomo model, solve, marginals, tables), run in this
+process with the tree of this file first on sys.path. Peak memory is the process's peak
+RSS so far (``ru_maxrss``), printed after each stage, so the stage where it jumps is the
+one that sets it; ``now`` is the resident memory at the stage's end (what it keeps). The
+load average of the machine is printed at the start and the end: on a shared machine,
+compare runs of the same load. Figures are printed, never asserted.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import gc
 import os
 import re
 import resource
@@ -50,6 +50,15 @@ ITERATION = re.compile(r"^\s*(\d+)\s+(start|lp|round|mip)\s")
 
 def peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB on Linux
+
+
+def rss_gb() -> float:
+    """The resident memory now (Linux), to tell what a stage keeps from what it peaks at."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
+    except OSError:
+        return float("nan")
 
 
 def strategy_of(text: str) -> benders.Strategy:
@@ -91,7 +100,8 @@ def main() -> None:
 
     def stage(name: str, t0: float) -> None:
         stages.append((name, time.perf_counter() - t0, peak_gb()))
-        print(f"  {name:<10} {stages[-1][1]:7.2f} s   peak {stages[-1][2]:5.2f} GB", flush=True)
+        print(f"  {name:<10} {stages[-1][1]:7.2f} s   peak {stages[-1][2]:5.2f} GB   "
+              f"now {rss_gb():5.2f} GB", flush=True)
 
     t_all = t = time.perf_counter()
     instance = pipeline.load(path)
@@ -103,9 +113,12 @@ def main() -> None:
     stage("build", t)
     t = time.perf_counter()
     compiled = pipeline.compile(built)
-    built = compiled.columns = None  # as pipeline.run: the form holds no Pyomo object
-    gc.collect()
     stage("compile", t)
+    t = time.perf_counter()
+    model, built = built.model, None  # as pipeline.run: the form holds no Pyomo object
+    pipeline.release_model(model, compiled)
+    model = None
+    stage("release", t)
     form = compiled.form
     print(f"  model: {form.n_rows:,} rows, {form.n_cols:,} columns "
           f"({int(form.integer.sum())} integer), {form.A.nnz:,} non-zeros", flush=True)

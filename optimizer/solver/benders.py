@@ -58,7 +58,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from .config import SolveConfig
-from .highs import Session, full_model_lp, highs_lp
+from .highs import Session, highs_lp, pass_full_model
 from .monolithic import start_values
 from .solution import Solution
 from .stdform import OBJECTIVE_SCALE, StandardForm
@@ -983,7 +983,7 @@ def _final(run: _Run, best_x: np.ndarray, best_value: float,
     sf, log, config = run.sf, run.log, run.config
     t = time.perf_counter()
     h = _quiet_highs(config)
-    h.passModel(full_model_lp(sf))
+    pass_full_model(h, sf)
     session = Session(h, sf, followup_log=log_path.with_name("solver-followup.log")
                       if log_path is not None else None)
     session.x = np.where(sf.integer, np.round(best_x), best_x)

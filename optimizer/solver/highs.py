@@ -92,6 +92,31 @@ def full_model_lp(sf: StandardForm) -> highspy.HighsLp:
                     maximise=sf.maximise, offset=sf.offset, integer=sf.integer)
 
 
+def pass_full_model(h: highspy.Highs, sf: StandardForm) -> None:
+    """The full model of ``sf`` into ``h``, its arrays handed over as they are: the CSR
+    rows go in row-wise (HiGHS transposes them itself), with no CSC copy and no
+    intermediate ``HighsLp`` (portfolio-3y hourly: ~0.1 GB less at hand-over)."""
+    A = sf.A
+    n_col, n_row = A.shape[1], A.shape[0]
+    sense = highspy.ObjSense.kMaximize if sf.maximise else highspy.ObjSense.kMinimize
+    # an all-continuous integrality is an LP for HiGHS, like an absent one
+    integrality = sf.integer.astype(np.int32)  # kInteger == 1, kContinuous == 0
+    status = h.passModel(
+        n_col, n_row, int(A.nnz), int(highspy.MatrixFormat.kRowwise), int(sense),
+        float(sf.offset), _f64(sf.cost), _f64(sf.lb), _f64(sf.ub), _f64(sf.scaled_row_lo),
+        _f64(sf.scaled_row_hi), _i32(A.indptr), _i32(A.indices), _f64(A.data), integrality)
+    if status == highspy.HighsStatus.kError:
+        raise RuntimeError("HiGHS refused the standard form (passModel returned an error).")
+
+
+def _f64(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def _i32(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.int32)
+
+
 @dataclass
 class Session:
     """A HiGHS object holding the full model (scaled copy) after a solve, with the
@@ -191,7 +216,7 @@ class Session:
         if not self._changed:
             return
         if "elastic" in self._changed:
-            self.h.passModel(full_model_lp(self.sf))
+            pass_full_model(self.h, self.sf)
         else:
             idx = np.flatnonzero(self.sf.integer).astype(np.int32)
             self.h.changeColsBounds(len(idx), idx, self.sf.lb[idx], self.sf.ub[idx])

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import SolveConfig
-from .highs import Session, full_model_lp, new_highs, status_of
+from .highs import Session, new_highs, pass_full_model, status_of
 from .solution import Solution
 from .stdform import OBJECTIVE_SCALE, StandardForm
 
@@ -25,7 +25,7 @@ def solve_monolithic(sf: StandardForm, config: SolveConfig, log_path: Path | Non
                      warm_start: dict[int, float] | None = None) -> Solution:
     t0 = time.perf_counter()
     h = new_highs(config, log_path)
-    h.passModel(full_model_lp(sf))
+    pass_full_model(h, sf)
     start = start_values(sf, warm_start)
     if start is not None:
         cols = np.flatnonzero(sf.integer).astype(np.int32)
