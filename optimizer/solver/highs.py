@@ -127,6 +127,10 @@ class Session:
     sf: StandardForm
     x: np.ndarray | None = None  # incumbent, unscaled, integers snapped
     followup_log: Path | None = None
+    # the fixed-integer LP from scratch, not from the incumbent HiGHS keeps after a MIP:
+    # permian-1y hourly 2.3 s against 3.7 s (bench/README.md; a decomposition's final LP,
+    # on a fresh object, gains from the start instead)
+    cold_lp: bool = False
     _changed: set = field(default_factory=set)
 
     def _followup(self) -> None:
@@ -140,9 +144,9 @@ class Session:
         self.h.setOptionValue("log_file", "")
 
     def fix_integers_and_solve(self) -> bool:
-        """Solve the LP with every integer column fixed at the incumbent, started from
-        the incumbent (crossover), so that it costs a fraction of a cold LP; True if
-        optimal."""
+        """Solve the LP with every integer column fixed at the incumbent, from the
+        incumbent or (``cold_lp``) from scratch, whichever the caller measured faster;
+        True if optimal."""
         h, sf = self.h, self.sf
         if self.x is None:
             return False
@@ -151,12 +155,15 @@ class Session:
             h.changeColsIntegrality(len(idx), idx, np.zeros(len(idx), np.uint8))
             h.changeColsBounds(len(idx), idx, self.x[idx], self.x[idx])
             self._changed.add("integers")
-            # set after the changes (HiGHS drops a start when the model changes): the LP
-            # then starts from the incumbent (estate-10x5: 140k iterations, not 214k)
-            start = highspy.HighsSolution()
-            start.col_value = list(self.x)
-            start.value_valid = True
-            h.setSolution(start)
+            if self.cold_lp:
+                h.clearSolver()
+            else:
+                # set after the changes (HiGHS drops a start when the model changes): the
+                # LP then starts from the incumbent (estate-10x5: 140k iterations, not 214k)
+                start = highspy.HighsSolution()
+                start.col_value = list(self.x)
+                start.value_valid = True
+                h.setSolution(start)
         h.run()
         return h.getModelStatus() == highspy.HighsModelStatus.kOptimal
 

@@ -35,7 +35,7 @@ def solve_monolithic(sf: StandardForm, config: SolveConfig, log_path: Path | Non
     t2 = time.perf_counter()
     status, has_solution = status_of(h)
     session = Session(h, sf, followup_log=log_path.with_name("solver-followup.log")
-                      if log_path is not None else None)
+                      if log_path is not None else None, cold_lp=True)
     sol = Solution(status, form=sf, method="monolithic", session=session,
                    timings_s={"translate": t1 - t0, "solve": t2 - t1},
                    highs_run_time_s=float(h.getRunTime()))
