@@ -33,19 +33,27 @@ def solve_monolithic(sf: StandardForm, config: SolveConfig, log_path: Path | Non
     t1 = time.perf_counter()
     h.run()
     t2 = time.perf_counter()
-    status, has_solution = status_of(h)
     session = Session(h, sf, followup_log=log_path.with_name("solver-followup.log")
                       if log_path is not None else None, cold_lp=True)
+    return read_solution(session, {"translate": t1 - t0, "solve": t2 - t1},
+                         float(h.getRunTime()))
+
+
+def read_solution(session: Session, timings_s: dict, highs_run_time_s: float) -> Solution:
+    """The Solution of the MILP (or LP) the session's HiGHS object just solved: status,
+    the incumbent with integers snapped (also the session's), NPV, bound and gap."""
+    h, sf = session.h, session.sf
+    status, has_solution = status_of(h)
     sol = Solution(status, form=sf, method="monolithic", session=session,
-                   timings_s={"translate": t1 - t0, "solve": t2 - t1},
-                   highs_run_time_s=float(h.getRunTime()))
+                   timings_s=timings_s, highs_run_time_s=highs_run_time_s)
+    session.x = None
     if has_solution:
         info = h.getInfo()
         x = np.asarray(h.getSolution().col_value)
         sol.x = session.x = np.where(sf.integer, np.round(x), x)
         mip = bool(sf.integer.any())
         sol.npv_usd = sf.npv_usd(sol.x)
-        sol.best_bound_usd = (float(info.mip_dual_bound) / OBJECTIVE_SCALE if mip
-                              else float(info.objective_function_value) / OBJECTIVE_SCALE)
+        sol.best_bound_usd = (float(info.mip_dual_bound) if mip else
+                              float(info.objective_function_value)) / OBJECTIVE_SCALE
         sol.mip_gap = float(info.mip_gap) if mip else 0.0
     return sol

@@ -39,9 +39,8 @@ from ..model.cashflow import MissingColumn
 from ..results.tables import SolutionView
 from ..solver import run as solver_run
 from ..solver.config import SolveConfig
-from ..solver.highs import status_of
+from ..solver.monolithic import read_solution
 from ..solver.solution import Solution
-from ..solver.stdform import OBJECTIVE_SCALE
 from .changes import (
     BOUND,
     COST,
@@ -211,7 +210,7 @@ class KeptModel:
         return sol
 
     def _solve_session(self, log_path: Path | None) -> Solution:
-        session, form = self.session, self.form
+        session = self.session
         h = session.h
         h.setOptionValue("output_flag", log_path is not None)
         h.setOptionValue("log_file", str(log_path) if log_path is not None else "")
@@ -225,21 +224,7 @@ class KeptModel:
         h.run()
         wall = time.perf_counter() - t
         h.setOptionValue("log_file", "")
-        status, has_solution = status_of(h)
-        sol = Solution(status, form=form, method="monolithic", session=session,
-                       timings_s={"solve": wall},
-                       highs_run_time_s=float(h.getRunTime() - before))
-        session.x = None
-        if has_solution:
-            info = h.getInfo()
-            x = np.asarray(h.getSolution().col_value)
-            sol.x = session.x = np.where(form.integer, np.round(x), x)
-            mip = bool(form.integer.any())
-            sol.npv_usd = form.npv_usd(sol.x)
-            sol.best_bound_usd = (float(info.mip_dual_bound) if mip else
-                                  float(info.objective_function_value)) / OBJECTIVE_SCALE
-            sol.mip_gap = float(info.mip_gap) if mip else 0.0
-        return sol
+        return read_solution(session, {"solve": wall}, float(h.getRunTime() - before))
 
 
 # --------------------------------------------------------------------------- the worker
