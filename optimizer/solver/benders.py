@@ -329,11 +329,8 @@ class _Run:
     def __init__(self, sf: StandardForm, config: SolveConfig, col_block: np.ndarray,
                  row_block: np.ndarray, log: _Log, t_start: float, budget_s: float | None,
                  strategy: Strategy, progress: Callable[[Progress], None] | None):
-        self.sf, self.config, self.strategy, self.log = sf, config, strategy, log
-        self.t_start = t_start
-        self.deadline = t_start + budget_s if budget_s is not None else math.inf
-        self.progress = progress
-        self.target = max(float(config.mip_gap), MIN_GAP)
+        self.sf, self.strategy = sf, strategy
+        self._start(config, log, t_start, budget_s, progress)
         self.abs_gap = ABS_GAP + ABS_GAP_PER_BLOCK * int((np.unique(col_block) >= 0).sum())
         self.col_block, self.row_block = col_block, row_block
         self.plan = np.flatnonzero(col_block < 0)
@@ -346,15 +343,23 @@ class _Run:
         self.master = _Master(sf, self.plan, self.plan_rows, n_theta, config)
         self.integer = np.flatnonzero(sf.integer[self.plan])
         self.plan_cost = sf.cost[self.plan]
+        self.timings["setup"] = time.perf_counter() - t
+        self.aggregated_keys: set[bytes] = set()
+
+    def _start(self, config: SolveConfig, log: _Log, t_start: float, budget_s: float | None,
+               progress: Callable[[Progress], None] | None) -> None:
+        """A search's own state: options, clock, thread pool, no incumbent, no bound."""
+        self.config, self.log, self.t_start, self.progress = config, log, t_start, progress
+        self.deadline = t_start + budget_s if budget_s is not None else math.inf
+        self.target = max(float(config.mip_gap), MIN_GAP)
         # highspy releases the GIL while HiGHS runs: the block LPs share the cores
-        workers = strategy.workers or config.thread_count
+        workers = self.strategy.workers or config.thread_count
         self.pool = ThreadPoolExecutor(workers) if workers > 1 else None
-        self.timings: dict[str, float] = {"setup": time.perf_counter() - t}
+        self.timings: dict = {"setup": 0.0}
         self.iteration = 0
         self.best_value, self.best_x, self.best_y = -math.inf, None, None
         self.best_theta: np.ndarray | None = None
         self.upper = math.inf
-        self.aggregated_keys: set[bytes] = set()
 
     def restart(self, config: SolveConfig, log: _Log, t_start: float,
                 budget_s: float | None, progress: Callable[[Progress], None] | None) -> None:
@@ -362,9 +367,7 @@ class _Run:
         master, keep its cuts, and forget the incumbent and the bound: the cuts describe
         the blocks, which the caller guarantees unchanged (``blocks_unchanged``)."""
         sf, master = self.sf, self.master
-        self.config, self.log, self.t_start, self.progress = config, log, t_start, progress
-        self.deadline = t_start + budget_s if budget_s is not None else math.inf
-        self.target = max(float(config.mip_gap), MIN_GAP)
+        self._start(config, log, t_start, budget_s, progress)
         n = master.n
         master.h.changeColsCost(n, master.all_plan, sf.cost[self.plan])
         master.lb, master.ub = sf.lb[self.plan].copy(), sf.ub[self.plan].copy()
@@ -375,13 +378,6 @@ class _Run:
                                   sf.scaled_row_lo[self.plan_rows],
                                   sf.scaled_row_hi[self.plan_rows])
         self.plan_cost = sf.cost[self.plan]
-        workers = self.strategy.workers or config.thread_count
-        self.pool = ThreadPoolExecutor(workers) if workers > 1 else None
-        self.timings = {"setup": 0.0}
-        self.iteration = 0
-        self.best_value, self.best_x, self.best_y = -math.inf, None, None
-        self.best_theta = None
-        self.upper = math.inf
 
     def blocks_unchanged(self, cost: np.ndarray, lb: np.ndarray, ub: np.ndarray,
                          row_lo: np.ndarray, row_hi: np.ndarray) -> bool:
