@@ -69,6 +69,8 @@ from pathlib import Path
 
 import typer
 
+from .results.writer import process_alive, process_start
+
 __all__ = [
     "BatchError",
     "BatchLocked",
@@ -134,29 +136,6 @@ def find_instances(input_dir: str | Path, exclude: Iterable[str | Path] = ()) ->
 
 # --------------------------------------------------------------------------- the lock
 
-def _start_ticks(pid: int) -> int:
-    """Start time of a process in clock ticks since boot (Linux), 0 where unknown: with
-    the pid it names one process, since pids are reused."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0
-    return int(stat[stat.rindex(")") + 2:].split()[19])
-
-
-def _alive(pid: int, start_ticks: int) -> bool:
-    if os.name != "posix":
-        return True  # nothing safe to ask (os.kill would terminate on Windows)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # another user's process
-    now = _start_ticks(pid)
-    return not (start_ticks and now and now != start_ticks)
-
-
 def _read_lock(path: Path) -> dict | None:
     """The lock's holder; None if there is no lock; {} if it cannot be read."""
     try:
@@ -192,7 +171,7 @@ def acquire_lock(out_dir: str | Path) -> dict:
     out = Path(out_dir).absolute()
     path = out / LOCK_NAME
     me = {"pid": os.getpid(), "host": socket.gethostname(),
-          "start_ticks": _start_ticks(os.getpid()),
+          "start_ticks": process_start(os.getpid()),
           "started_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
           "command": " ".join(Path(sys.argv[0]).name if i == 0 else a
                               for i, a in enumerate(sys.argv))[:300]}
@@ -204,7 +183,7 @@ def acquire_lock(out_dir: str | Path) -> dict:
             continue  # released meanwhile
         stale = (holder and holder.get("host") == socket.gethostname()
                  and isinstance(holder.get("pid"), int)
-                 and not _alive(holder["pid"], int(holder.get("start_ticks") or 0)))
+                 and not process_alive(holder["pid"], int(holder.get("start_ticks") or 0)))
         if not stale:
             raise BatchLocked(_locked_message(out, path, holder))
         # taken aside under a name of ours first: of two processes breaking the same

@@ -93,13 +93,19 @@ def _proc_stat(pid: int) -> tuple[str, int] | None:
     return fields[0], int(fields[19])
 
 
+def process_start(pid: int) -> int:
+    """Start time of a process in clock ticks since boot, 0 where unknown: with the pid
+    it names one process, since pids are reused (the batch's lock uses it too)."""
+    stat = _proc_stat(pid)
+    return stat[1] if stat else 0
+
+
 def _tag() -> str:
     """HOST-PID-START of this process (START 0 where unknown)."""
-    stat = _proc_stat(os.getpid())
-    return f"{_host()}-{os.getpid()}-{stat[1] if stat else 0}"
+    return f"{_host()}-{os.getpid()}-{process_start(os.getpid())}"
 
 
-def _alive(pid: int, start: int) -> bool:
+def process_alive(pid: int, start: int) -> bool:
     """Whether the process that wrote a sibling still runs: a pid can be reused by a
     later process, which then has another start time."""
     if pid <= 0:
@@ -152,7 +158,7 @@ def clean_leftovers(out_dir: str | Path) -> list[Path]:
     for entry in entries:
         match = pattern.fullmatch(entry.name)
         if (match is None or match[2] != host or entry.name == linked
-                or _alive(int(match[3]), int(match[4]))):
+                or process_alive(int(match[3]), int(match[4]))):
             continue
         path = Path(entry.path)
         # a displaced link: the version it points to may have been written by a process
