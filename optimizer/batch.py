@@ -69,6 +69,7 @@ from pathlib import Path
 
 import typer
 
+from . import options
 from .results.writer import process_alive, process_start
 
 __all__ = [
@@ -1180,8 +1181,7 @@ def batch_command(
     warm_start_from: Path | None = typer.Option(
         None, "--warm-start-from", help="last night's batch folder: start each instance from "
                                         "its plan when the structure matches"),
-    time_limit: float | None = typer.Option(None, "--time-limit",
-                                            help="seconds for each instance's solve"),
+    time_limit: float | None = options.time_limit("each instance's solve"),
     workers: int | None = typer.Option(None, "--workers", min=1,
                                        help="local worker processes (default: the cores)"),
     scheduler: str | None = typer.Option(None, "--scheduler",
@@ -1194,18 +1194,12 @@ def batch_command(
     wall_margin: float = typer.Option(
         WALL_MARGIN_S, "--wall-margin",
         help="seconds past --time-limit after which a still running instance is killed"),
-    mip_gap: float = typer.Option(1e-4, "--mip-gap", help="relative MIP gap, 0 <= gap < 1"),
+    mip_gap: float = options.mip_gap(),
     threads: int = typer.Option(1, "--threads", help="HiGHS threads per instance"),
-    resolution: str | None = typer.Option(None, "--resolution",
-                                          help="hourly | representative (overrides each "
-                                               "instance)"),
-    representative_days: int | None = typer.Option(
-        None, "--representative-days", help="representative days per period"),
-    method: str = typer.Option(
-        "auto", "--method",
-        help="auto (Benders on representative days, one MILP hourly) | monolithic | benders"),
-    marginals: bool = typer.Option(True, "--marginals/--no-marginals",
-                                   help="marginal values from the fixed-integer LP"),
+    resolution: str | None = options.resolution(),
+    representative_days: int | None = options.representative_days(),
+    method: str = options.method(),
+    marginals: bool = options.marginals(),
 ) -> None:
     """Re-plan every instance under INPUT_DIR, each in its own process; resumable; with a
     diff against last night. Exit 0 when every instance has a solution."""

@@ -16,6 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from . import options
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Hashpivot: plan a Bitcoin miner's pivot to AI compute (Pyomo + HiGHS).")
 out = Console(soft_wrap=True)
@@ -88,22 +90,16 @@ def schema(
 def solve(
     instance: Path = typer.Argument(..., help="instance YAML file"),
     out_dir: Path = typer.Option(None, "--out", help="run folder (default runs/<name>)"),
-    time_limit: float | None = typer.Option(None, "--time-limit",
-                                            help="seconds for the solve"),
-    mip_gap: float = typer.Option(1e-4, "--mip-gap", help="relative MIP gap, 0 <= gap < 1"),
+    time_limit: float | None = options.time_limit(),
+    mip_gap: float = options.mip_gap(),
     threads: int | None = typer.Option(None, "--threads"),
-    resolution: str | None = typer.Option(None, "--resolution",
-                                          help="hourly: force hourly resolution"),
-    representative_days: int | None = typer.Option(
-        None, "--representative-days", help="representative days per period"),
+    resolution: str | None = options.resolution(),
+    representative_days: int | None = options.representative_days(),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="stream HiGHS's log"),
     warm_start: Path | None = typer.Option(
         None, "--warm-start", help="run folder whose integer decisions start HiGHS"),
-    method: str = typer.Option(
-        "auto", "--method",
-        help="auto (Benders on representative days, one MILP hourly) | monolithic | benders"),
-    marginals: bool = typer.Option(True, "--marginals/--no-marginals",
-                                   help="marginal values from the fixed-integer LP"),
+    method: str = options.method(),
+    marginals: bool = options.marginals(),
 ) -> None:
     """Validate, build, solve and write a run folder."""
     from .api import solve as api_solve
@@ -183,10 +179,10 @@ def compare_resolution(
     days: str = typer.Option("4,8,12", "--days", help="comma-separated K values"),
     out_csv: Path = typer.Option(None, "--out",
                                  help="CSV file (default runs/<name>-resolution.csv)"),
-    time_limit: float | None = typer.Option(None, "--time-limit"),
-    mip_gap: float = typer.Option(1e-4, "--mip-gap"),
+    time_limit: float | None = options.time_limit("each solve"),
+    mip_gap: float = options.mip_gap(),
     threads: int | None = typer.Option(None, "--threads"),
-    method: str = typer.Option("auto", "--method", help="auto | monolithic | benders"),
+    method: str = options.method(),
 ) -> None:
     """Solve hourly and with K representative days per period; report the error."""
     from .api import compare_resolution as api_compare

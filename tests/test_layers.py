@@ -25,7 +25,7 @@ LAYERS = [
     ["optimizer.results"],
     ["optimizer.check"],
     ["optimizer.pipeline"],
-    ["optimizer.engine"],
+    ["optimizer.engine", "optimizer.options"],
     ["optimizer.sweep", "optimizer.batch"],
     ["optimizer.api"],
     ["optimizer.plots"],

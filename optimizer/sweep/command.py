@@ -13,6 +13,8 @@ from pathlib import Path
 
 import typer
 
+from .. import options
+
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
                   help="Sensitivity sweeps on kept models.")
 
@@ -33,20 +35,16 @@ def sweep_command(
     keep_runs: bool = typer.Option(False, "--keep-runs",
                                    help="also write each run folder under OUT/runs/"),
     quiet: bool = typer.Option(False, "--quiet", help="one line per scenario, no bar"),
-    time_limit: float | None = typer.Option(None, "--time-limit",
-                                            help="seconds for each scenario's solve"),
-    mip_gap: float = typer.Option(1e-4, "--mip-gap", help="relative MIP gap, 0 <= gap < 1"),
+    time_limit: float | None = options.time_limit("each scenario's solve"),
+    mip_gap: float = options.mip_gap(),
     threads: int | None = typer.Option(None, "--threads",
                                        help="HiGHS threads per worker (default 1)"),
-    resolution: str | None = typer.Option(None, "--resolution",
-                                          help="hourly | representative"),
-    representative_days: int | None = typer.Option(
-        None, "--representative-days", help="representative days per period"),
-    method: str = typer.Option("auto", "--method", help="auto | monolithic | benders"),
+    resolution: str | None = options.resolution(),
+    representative_days: int | None = options.representative_days(),
+    method: str = options.method(),
     warm_start: Path | None = typer.Option(
         None, "--warm-start", help="run folder whose integer decisions start each build"),
-    marginals: bool = typer.Option(False, "--marginals/--no-marginals",
-                                   help="marginal values (only written with --keep-runs)"),
+    marginals: bool = options.marginals(False, "marginal values (only written with --keep-runs)"),
 ) -> None:
     """Solve an instance under many overrides; one row per scenario in OUT/sweep.parquet."""
     from rich.console import Console
