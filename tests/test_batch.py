@@ -187,7 +187,10 @@ def test_a_solving_process_that_dies_is_a_row(tmp_path, engine):
     malloc setting Dask gives its workers) is SIGKILLed from outside, as the kernel's
     out-of-memory killer would: its row says so and the worker lives on."""
     write_instance(tmp_path / "in" / "stalled", *mining())
+    # an earlier test's ``crash`` kills workers: wait until both are back before the count
+    engine.client.wait_for_workers(2, timeout=60)
     workers = set(engine.client.run(os.getpid).values())
+    assert len(workers) == 2
     done: dict = {}
     thread = threading.Thread(target=lambda: done.update(
         result=batch(tmp_path / "in", tmp_path / "out", engine=engine, quiet=True)))
