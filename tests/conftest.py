@@ -3,6 +3,7 @@
 - ``make_instance`` (fixture): dict (+ hourly series columns) -> validated ``Instance``,
   with the series CSV written into the test's tmp_path;
 - ``base_instance`` / ``base_site``: the smallest valid instance and site, to update;
+- ``mining_known_answer``: the hand-derived mining instance (NPV 7 560 USD);
 - ``solve_exact``: solve to a 1e-9 gap, check optimality and that the cash-flow table
   rebuilds the NPV;
 - ``term_total``: one cash-flow term summed from ``Result.cashflows``.
@@ -72,6 +73,24 @@ def alternating(*values: float) -> Callable[[np.ndarray], np.ndarray]:
     """A series cycling through ``values`` hour by hour (hour 0 takes values[0])."""
     arr = np.asarray(values, dtype=float)
     return lambda h: arr[h % len(arr)]
+
+
+def mining_known_answer(price_even: float = 20.0) -> tuple[dict, dict]:
+    """The mining known answer (test_known_answers.py, derived there): 1000 ASICs (100 TH,
+    3 kW, opex 5 USD/MWh), pool fee 0.25, hashprice 48 USD/PH/day, so mining earns 50 USD
+    per MWh of IT; import adder 5, aux load 0.5 MW; the price alternates ``price_even`` /
+    45. With 20: even hours mine (50 > 20 + 5 + 5), odd hours do not (50 < 55).
+    NPV = 336 h x 3 MW x 20 - 0.5 MW x 336 x (25 + 50) = 20 160 - 12 600 = 7 560 USD.
+    Returns the instance dict and its series columns."""
+    data = base_instance(
+        market={"hashprice_usd_per_ph_day": 48.0, "pool_fee": 0.25},
+        sites=[base_site(
+            aux_load_mw=0.5,
+            grid={"price_usd_per_mwh": {"column": "price"}, "import_adder_usd_per_mwh": 5.0},
+            halls={"mining_mw": 3.0},
+            fleet=[{"id": "asic", "units": 1000, "hashrate_th": 100.0, "power_kw": 3.0,
+                    "cooling": "air", "opex_usd_per_mwh": 5.0}])])
+    return data, {"price": alternating(price_even, 45.0)}
 
 
 def write_series(folder: Path, hours: pd.DatetimeIndex, columns: dict[str, Column]) -> Path:

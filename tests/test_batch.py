@@ -25,11 +25,11 @@ import psutil
 import pytest
 import yaml
 from conftest import (
-    alternating,
     base_instance,
     base_site,
     horizon_hours,
     mandatory_contract,
+    mining_known_answer,
     write_series,
 )
 from rich.console import Console
@@ -66,23 +66,6 @@ def write_instance(folder: Path, data: dict, series: dict | None = None) -> Path
     return path
 
 
-def mining(price_even: float = 20.0) -> tuple[dict, dict]:
-    """The mining known answer of test_known_answers.py: 1000 ASICs (100 TH, 3 kW,
-    opex 5 USD/MWh), pool fee 0.25, hashprice 48 USD/PH/day, so mining earns 50 USD per
-    MWh of IT; import adder 5, aux load 0.5 MW; the price alternates ``price_even`` /
-    45. With 20: even hours mine (50 > 20 + 5 + 5), odd hours do not (50 < 55).
-    NPV = 336 h x 3 MW x 20 - 0.5 MW x 336 x (25 + 50) = 20 160 - 12 600 = 7 560 USD."""
-    data = base_instance(
-        market={"hashprice_usd_per_ph_day": 48.0, "pool_fee": 0.25},
-        sites=[base_site(
-            aux_load_mw=0.5,
-            grid={"price_usd_per_mwh": {"column": "price"}, "import_adder_usd_per_mwh": 5.0},
-            halls={"mining_mw": 3.0},
-            fleet=[{"id": "asic", "units": 1000, "hashrate_th": 100.0, "power_kw": 3.0,
-                    "cooling": "air", "opex_usd_per_mwh": 5.0}])])
-    return data, {"price": alternating(price_even, 45.0)}
-
-
 def rows_by_instance(result) -> dict[str, dict]:
     return {r["instance"]: r for r in result.rows.to_dict(orient="records")}
 
@@ -101,14 +84,14 @@ def engine():
 
 
 def test_four_instances_four_rows_whatever_happens_to_each(tmp_path, engine):
-    """ok solves (NPV 7 560 USD, see ``mining``); bad is invalid (0 periods, no site:
+    """ok solves (NPV 7 560 USD, see ``mining_known_answer``); bad is invalid (0 periods, no site:
     exit 2, nothing written); infeasible has a mandatory contract for 100 servers of
     10 kW (1 MW) at a site without an AI hall (exit 3, explained in its folder); crash
     kills its worker, is retried once on the other, kills that one too (exit 1). The
     failed exit codes differ (2, 3, 1), so the batch exits 1."""
     source = tmp_path / "in"
-    write_instance(source / "ok", *mining())
-    write_instance(source / "crash", *mining())
+    write_instance(source / "ok", *mining_known_answer())
+    write_instance(source / "crash", *mining_known_answer())
     write_instance(source / "bad", base_instance(horizon={"periods": 0}, sites=[]))
     write_instance(source / "infeasible", mandatory_contract(100, capex_usd=1000))
     out = tmp_path / "out"
@@ -159,8 +142,8 @@ def test_an_instance_that_outlives_its_wall_time_guard_is_killed(tmp_path, engin
     """The process solving ``stalled`` sleeps an hour; with a 1 s time limit and a 2 s
     margin the worker kills it 3 s after it started; ``ok`` is solved meanwhile."""
     source = tmp_path / "in"
-    write_instance(source / "stalled", *mining())
-    write_instance(source / "ok", *mining())
+    write_instance(source / "stalled", *mining_known_answer())
+    write_instance(source / "ok", *mining_known_answer())
 
     result = batch(source, tmp_path / "out", engine=engine, quiet=True, time_limit=1.0,
                    wall_margin_s=2.0)
@@ -186,7 +169,7 @@ def test_a_solving_process_that_dies_is_a_row(tmp_path, engine):
     """The process solving ``stalled`` (forked by a worker's forkserver, without the
     malloc setting Dask gives its workers) is SIGKILLed from outside, as the kernel's
     out-of-memory killer would: its row says so and the worker lives on."""
-    write_instance(tmp_path / "in" / "stalled", *mining())
+    write_instance(tmp_path / "in" / "stalled", *mining_known_answer())
     # an earlier test's ``crash`` kills workers: wait until both are back before the count
     engine.client.wait_for_workers(2, timeout=60)
     workers = set(engine.client.run(os.getpid).values())
@@ -249,9 +232,9 @@ def test_diff_finds_and_attributes_the_plan_change(tmp_path, engine):
     ``plan_night``); ``gone`` exists last night only, ``new`` tonight only."""
     night1, night2 = tmp_path / "in1", tmp_path / "in2"
     write_instance(night1 / "site", *plan_night(1.0e6, 50.0))
-    write_instance(night1 / "gone", *mining())
+    write_instance(night1 / "gone", *mining_known_answer())
     write_instance(night2 / "site", *plan_night(2.0e5, 20.0))
-    write_instance(night2 / "new", *mining())
+    write_instance(night2 / "new", *mining_known_answer())
     # the first night has no predecessor: noted, not refused; every instance is new
     first = batch(night1, tmp_path / "out1", engine=engine, quiet=True, mip_gap=1e-9,
                   compare=tmp_path / "none", warm_start_from=tmp_path / "none")
@@ -325,7 +308,7 @@ def flat_mining() -> dict:
     """``mining`` at a flat 20 USD/MWh (no series file): every hour mines, margin 50 -
     30 = 20 USD/MWh. NPV = 672 h x 3 MW x 20 - 0.5 MW x 672 x 25 = 40 320 - 8 400 =
     31 920 USD."""
-    data, _ = mining()
+    data, _ = mining_known_answer()
     data["sites"][0]["grid"]["price_usd_per_mwh"] = 20.0
     return data
 
@@ -339,7 +322,7 @@ def test_resume_after_the_batch_is_killed(tmp_path, engine):
     solves ``b`` and ``slow`` (31 920, ``flat_mining``), and ``bad`` is invalid."""
     source, out = tmp_path / "in", tmp_path / "out"
     for name in ("a", "b"):
-        write_instance(source / name, *mining())
+        write_instance(source / name, *mining_known_answer())
     write_instance(source / "slow", flat_mining())
     write_instance(source / "bad", base_instance(horizon={"periods": 0}))
     env = {**os.environ, STALL_HOOK: "slow"}
@@ -374,7 +357,7 @@ def test_resume_after_the_batch_is_killed(tmp_path, engine):
     assert json.loads((out / LOCK_NAME).read_text())["pid"] == proc.pid
     a_summary = (out / "runs/a/summary.json").read_bytes()
     assert not (out / "runs/slow").exists()
-    write_instance(source / "b", *mining(price_even=10.0))
+    write_instance(source / "b", *mining_known_answer(price_even=10.0))
 
     result = batch(source, out, resume=True, engine=engine, quiet=True, mip_gap=1e-9)
 
@@ -397,7 +380,7 @@ def test_a_second_batch_on_the_same_folder_is_refused_until_the_first_is_gone(tm
     naming that process. Once it is killed, its lock is stale and is taken over."""
     out = tmp_path / "out"
     out.mkdir()
-    write_instance(tmp_path / "in" / "a", *mining())
+    write_instance(tmp_path / "in" / "a", *mining_known_answer())
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from optimizer.batch import acquire_lock; "
          "acquire_lock(sys.argv[1]); print('locked', flush=True); time.sleep(600)", str(out)],
@@ -425,8 +408,8 @@ def test_a_second_batch_on_the_same_folder_is_refused_until_the_first_is_gone(tm
 
 
 def test_nested_instance_folders_are_refused_before_anything_starts(tmp_path):
-    write_instance(tmp_path / "in" / "a", *mining())
-    write_instance(tmp_path / "in" / "a" / "b", *mining())
+    write_instance(tmp_path / "in" / "a", *mining_known_answer())
+    write_instance(tmp_path / "in" / "a" / "b", *mining_known_answer())
     with pytest.raises(BatchError) as refused:
         batch(tmp_path / "in", tmp_path / "out")
     assert str(refused.value) == (

@@ -19,6 +19,7 @@ from conftest import (
     base_site,
     capex_qty,
     col,
+    mining_known_answer,
     periods,
     solve_exact,
     term_total,
@@ -70,14 +71,7 @@ def test_mining_runs_only_when_hashprice_beats_price_adder_and_opex(make_instanc
     grid_energy -(336 x 3.5 x 20 + 336 x 0.5 x 45) = -(23 520 + 7 560) = -31 080;
     import_adder -(336 x 3.5 + 336 x 0.5) x 5 = -6 720.
     """
-    data = base_instance(
-        market={"hashprice_usd_per_ph_day": 48.0, "pool_fee": 0.25},
-        sites=[base_site(
-            aux_load_mw=0.5,
-            grid={"price_usd_per_mwh": {"column": "price"}, "import_adder_usd_per_mwh": 5.0},
-            halls={"mining_mw": 3.0},
-            fleet=[{**FLEET, "opex_usd_per_mwh": 5.0}])])
-    r = solve_exact(make_instance(data, {"price": alternating(20.0, 45.0)}))
+    r = solve_exact(make_instance(*mining_known_answer()))
 
     assert r.npv_usd == approx(7560.0)
     even, odd = even_odd(FEB)
