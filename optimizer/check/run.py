@@ -1079,31 +1079,23 @@ class _Checker:
         # ---- mining
         it = {q: np.zeros(n) for q in COOLING_TYPES}
         mine = np.zeros(n)
-        for f in site.fleet:
-            run = decision(f"run_{f.id}")
-            A = self.A[s, f.id][period]
-            g_.add("fleet_available", run - A, A,
-                   lambda i, f=f.id, r=run, A=A: f"{f} at {at(i)}: run {r[i]:.6g} > A {A[i]:.6g}")
-            mw = run * f.power_kw / 1000.0
-            it[f.cooling] += mw
+        # the fleets (A) and the bought ASICs (NA, deals.md section 6) hash alike
+        hashing = ([("fleet_available", f, "run", "A", self.A[s, f.id]) for f in site.fleet]
+                   + [("asic_available", prod, "arun", "NA", self.NA[s, a])
+                      for a, prod in self.asics.items()])
+        for group, spec, var, name, stock in hashing:
+            run = decision(f"{var}_{spec.id}")
+            cap = stock[period]
+            g_.add(group, run - cap, cap,
+                   lambda i, k=spec.id, v=var, r=run, c=cap, nm=name:
+                   f"{k} at {at(i)}: {v} {r[i]:.6g} > {nm} {c[i]:.6g}")
+            mw = run * spec.power_kw / 1000.0
+            it[spec.cooling] += mw
             mine += mw
             self.cash.add_hourly(s, "mining_revenue",
-                                 run * f.hashrate_th * hp * (1 - self.inst.market.pool_fee),
+                                 run * spec.hashrate_th * hp * (1 - self.inst.market.pool_fee),
                                  w, period)
-            self.cash.add_hourly(s, "mining_opex", -mw * f.opex_usd_per_mwh, w, period)
-        for a, prod in self.asics.items():  # bought ASICs (deals.md section 6)
-            arun = decision(f"arun_{a}")
-            NA = self.NA[s, a][period]
-            g_.add("asic_available", arun - NA, NA,
-                   lambda i, a=a, r=arun, NA=NA:
-                   f"{a} at {at(i)}: arun {r[i]:.6g} > NA {NA[i]:.6g}")
-            mw = arun * prod.power_kw / 1000.0
-            it[prod.cooling] += mw
-            mine += mw
-            self.cash.add_hourly(s, "mining_revenue",
-                                 arun * prod.hashrate_th * hp * (1 - self.inst.market.pool_fee),
-                                 w, period)
-            self.cash.add_hourly(s, "mining_opex", -mw * prod.opex_usd_per_mwh, w, period)
+            self.cash.add_hourly(s, "mining_opex", -mw * spec.opex_usd_per_mwh, w, period)
         derived["mining_it_mw"] = mine.copy()
 
         # ---- GPUs and contracts
