@@ -679,18 +679,15 @@ class _Checker:
             self._order_checks(arr, int(self.upgrades[s, kind, u].lead_periods),
                                f"{kind} {u} at {s}")
         # order limits
-        for g, prod in self.products.items():
-            total = sum((arr for (s, gg), arr in self.buy.items() if gg == g), np.zeros(P))
-            if prod.max_units_per_period is not None:
+        for group, products, orders in (("buy_limit", self.products, self.buy),
+                                        ("asic_buy_limit", self.asics, self.abuy)):
+            for g, prod in products.items():
+                if prod.max_units_per_period is None:
+                    continue
+                total = sum((arr for (s, gg), arr in orders.items() if gg == g), np.zeros(P))
                 cap_ = float(prod.max_units_per_period)
-                self.g.add("buy_limit", total - cap_, cap_,
+                self.g.add(group, total - cap_, cap_,
                            lambda p, g=g, t=total, c=cap_: f"{g} p{p}: {t[p]:g} > {c:g}")
-        for a, prod in self.asics.items():
-            total = sum((arr for (s, aa), arr in self.abuy.items() if aa == a), np.zeros(P))
-            if prod.max_units_per_period is not None:
-                cap_ = float(prod.max_units_per_period)
-                self.g.add("asic_buy_limit", total - cap_, cap_,
-                           lambda p, a=a, t=total, c=cap_: f"{a} p{p}: {t[p]:g} > {c:g}")
         for s, site in self.sites.items():
             for kind, group, orders in (("conversion", "conversion_limit", self.conv),
                                         ("ai_build", "ai_build_limit", self.build)):
