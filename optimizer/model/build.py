@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
-import pyomo.environ as pyo
+import pyomo.core as pyo
 
 from . import capex, compute, cooling, mining, objective, power
 from .cashflow import CashflowRegistry, ColumnVars, PyomoVars
@@ -19,6 +19,8 @@ class BuiltModel:
     model: pyo.ConcreteModel
     data: ModelData
     cash: CashflowRegistry
+    # the hourly constraint groups, as arrays over the model's variables (context.RowBlock)
+    row_blocks: list = field(default_factory=list)
 
 
 def build_model(data: ModelData) -> BuiltModel:
@@ -32,7 +34,7 @@ def build_model(data: ModelData) -> BuiltModel:
     cooling.build(ctx)   # sums IT load per cooling type
     power.build(ctx)     # power balance over the summed loads
     declare_cash_flows(cash, data, PyomoVars(m, data.grid.n_steps))
-    return BuiltModel(model=m, data=data, cash=cash)
+    return BuiltModel(model=m, data=data, cash=cash, row_blocks=ctx.row_blocks)
 
 
 def declare_cash_flows(cash: CashflowRegistry, data: ModelData, V) -> None:

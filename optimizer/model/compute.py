@@ -6,9 +6,9 @@ tails past the horizon, deals decided together)."""
 from __future__ import annotations
 
 import numpy as np
-import pyomo.environ as pyo
+import pyomo.core as pyo
 
-from .context import Context, checked, decision, linear, var_list
+from .context import Context, checked, decision, var_list
 
 
 def firm_units(ctx: Context, s: str, g: str, p: int):
@@ -31,7 +31,6 @@ def lease_mw(ctx: Context, s: str, p: int, cooling: str | None = None):
 def build(ctx: Context) -> None:
     m, d, P = ctx.m, ctx.d, ctx.P
     T = range(ctx.n_steps)
-    period = ctx.period_of()
     sites = list(d.sites)
     keys = [(s, g) for s in sites for g in d.products]
 
@@ -42,36 +41,28 @@ def build(ctx: Context) -> None:
     m.spot = pyo.Var(keys, T, domain=pyo.NonNegativeReals)  # GPU units rented on spot
 
     firm = {(s, g, p): firm_units(ctx, s, g, p) for (s, g) in keys for p in range(P)}
-    # hourly rows as flat linear expressions (no expression tree for the compiler to walk):
-    # the firm units of accepted optional contracts as terms, mandatory ones as a constant
-    firm_terms: dict = {}
-    for (s, g) in keys:
-        for p in range(P):
-            coefs, variables, const = [], [], 0.0
-            for k in d.contracts.values():
-                if k.site == s and k.product == g and k.start_period <= p < k.end_period:
-                    if k.optional:
-                        coefs.append(float(k.units))
-                        variables.append(m.accept_contract[k.id])
-                    else:
-                        const += float(k.units)
-            firm_terms[s, g, p] = (coefs, variables, const)
     spot = {k: var_list(m.spot, k, ctx.n_steps) for k in keys}
-    installed = {k: [m.gpus_installed[k + (p,)] for p in range(P)] for k in keys}
-
-    def gpu_available(m, s, g, t):
-        """spot + firm_units <= I"""
-        p = period[t]
-        coefs, variables, const = firm_terms[s, g, p]
-        return (None, linear([1.0, -1.0] + coefs, [spot[s, g][t], installed[s, g][p]]
-                             + variables), -const)
-
-    m.gpu_available = pyo.Constraint(keys, T, rule=gpu_available)
+    installed = {k: ctx.by_step([m.gpus_installed[k + (p,)] for p in range(P)]) for k in keys}
+    period = ctx.step_period
+    for (s, g) in keys:
+        # gpu_available: spot + firm_units <= I, the units of accepted optional contracts
+        # as terms (zero outside their periods), mandatory ones as a constant
+        terms = [(1.0, spot[s, g]), (-1.0, installed[s, g])]
+        mandatory = np.zeros(P)
+        for k in d.contracts.values():
+            if k.site == s and k.product == g:
+                active = float(k.units) * ctx.active_steps(k.start_period, k.end_period)
+                if k.optional:
+                    terms.append((active, [m.accept_contract[k.id]] * ctx.n_steps))
+                else:
+                    mandatory[k.start_period:k.end_period] += float(k.units)
+        ctx.rows("gpu_available", (s, g), terms, hi=-mandatory[period])
     # with full utilisation allowed the cap is implied by gpu_available (firm >= 0)
-    capped = [(s, g) for (s, g) in keys if float(d.products[g].spot_max_utilization) < 1.0]
-    m.spot_market = pyo.Constraint(capped, T, rule=lambda m, s, g, t: (None, linear(
-        [1.0, -float(d.products[g].spot_max_utilization)],
-        [spot[s, g][t], installed[s, g][period[t]]]), 0.0))
+    for (s, g) in keys:
+        cap = float(d.products[g].spot_max_utilization)
+        if cap < 1.0:  # spot_market: spot <= u_max * I
+            ctx.rows("spot_market", (s, g), [(1.0, spot[s, g]), (-cap, installed[s, g])],
+                     hi=0.0)
     m.ai_hall = pyo.Constraint(sites, range(P), rule=checked(lambda m, s, p: sum(
         m.gpus_installed[s, g, p] * (float(prod.it_kw) / 1000.0)
         for g, prod in d.products.items()) + lease_mw(ctx, s, p) <= m.ai_hall_mw[s, p]))
@@ -80,8 +71,7 @@ def build(ctx: Context) -> None:
         prod = d.products[g]
         mw = float(prod.it_kw) / 1000.0
         idle = float(prod.idle_fraction)
-        ctx.it_hourly[s, prod.cooling].append(([mw * (1.0 - idle)] * ctx.n_steps, m.spot,
-                                               (s, g)))
+        ctx.it_hourly[s, prod.cooling].append((mw * (1.0 - idle), spot[s, g]))
         ctx.it_period[s, prod.cooling].append(
             lambda p, s=s, g=g, mw=mw, idle=idle: mw * (idle * m.gpus_installed[s, g, p]
                                                         + (1.0 - idle) * firm[s, g, p]))

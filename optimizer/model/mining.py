@@ -4,16 +4,15 @@ fleet_available, asic_available, mining_hall; deals.md section 6)."""
 from __future__ import annotations
 
 import numpy as np
-import pyomo.environ as pyo
+import pyomo.core as pyo
 
-from .context import Context, checked, linear, var_list
+from .context import Context, checked, var_list
 
 
 def build(ctx: Context) -> None:
     m, d = ctx.m, ctx.d
     T = range(ctx.n_steps)
     n = ctx.n_steps
-    period = ctx.period_of()
     fleets = {(s, f.id): f for s, sd in d.sites.items() for f in sd.fleets}
     keys = list(fleets)
     m.run = pyo.Var(keys, T, domain=pyo.NonNegativeReals)  # ASIC units hashing
@@ -22,13 +21,13 @@ def build(ctx: Context) -> None:
     m.arun = pyo.Var(akeys, T, domain=pyo.NonNegativeReals)  # bought ASIC units hashing
 
     run = {k: var_list(m.run, k, n) for k in keys}
-    asics = {k: [m.asics[k + (p,)] for p in range(ctx.P)] for k in keys}
-    m.fleet_available = pyo.Constraint(keys, T, rule=lambda m, s, f, t: (
-        None, linear([1.0, -1.0], [run[s, f][t], asics[s, f][period[t]]]), 0.0))
+    for k in keys:  # fleet_available: run <= asics
+        ctx.rows("fleet_available", k, [(1.0, run[k]), (-1.0, ctx.by_step(
+            [m.asics[k + (p,)] for p in range(ctx.P)]))], hi=0.0)
     arun = {k: var_list(m.arun, k, n) for k in akeys}
-    stock = {k: [m.asics_bought[k + (p,)] for p in range(ctx.P)] for k in akeys}
-    m.asic_available = pyo.Constraint(akeys, T, rule=lambda m, s, a, t: (
-        None, linear([1.0, -1.0], [arun[s, a][t], stock[s, a][period[t]]]), 0.0))
+    for k in akeys:  # asic_available: arun <= asics_bought
+        ctx.rows("asic_available", k, [(1.0, arun[k]), (-1.0, ctx.by_step(
+            [m.asics_bought[k + (p,)] for p in range(ctx.P)]))], hi=0.0)
     m.mining_hall = pyo.Constraint(
         list(d.sites), range(ctx.P),
         rule=checked(lambda m, s, p: sum(m.asics[s, f.id, p] * (f.power_kw / 1000.0)
@@ -38,11 +37,10 @@ def build(ctx: Context) -> None:
                      <= m.mining_hall_mw[s, p]))
 
     for (s, fid), f in fleets.items():
-        ctx.it_hourly[s, f.cooling].append(([float(f.power_kw) / 1000.0] * n, m.run, (s, fid)))
+        ctx.it_hourly[s, f.cooling].append((float(f.power_kw) / 1000.0, run[s, fid]))
         ctx.mining_mw[s].append((float(f.power_kw) / 1000.0, run[s, fid]))
     for (s, a), prod in bought.items():
-        ctx.it_hourly[s, prod.cooling].append(([float(prod.power_kw) / 1000.0] * n, m.arun,
-                                               (s, a)))
+        ctx.it_hourly[s, prod.cooling].append((float(prod.power_kw) / 1000.0, arun[s, a]))
         ctx.mining_mw[s].append((float(prod.power_kw) / 1000.0, arun[s, a]))
 
 

@@ -10,7 +10,7 @@ Pyomo model afterwards for users who keep the model.
 from __future__ import annotations
 
 import numpy as np
-import pyomo.environ as pyo
+import pyomo.core as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression
 
 

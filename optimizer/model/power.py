@@ -2,22 +2,23 @@
 
 Groups power_balance, import_limit, ppa_volume, export_limit, ppa_min_take,
 ancillary and demand_peak. The power balance is where the other modules' loads
-meet (through ``ctx.it_terms``).
+meet (through ``ctx.it_terms``). The hourly groups are row blocks (``Context.rows``).
 """
 
 from __future__ import annotations
 
-import numpy as np
-import pyomo.environ as pyo
+import math
 
-from .context import Context, checked, linear, var_list
+import numpy as np
+import pyomo.core as pyo
+
+from .context import Context, checked, var_list
 from .data import COOLING_TYPES
 
 
 def build(ctx: Context) -> None:
     m, d, P = ctx.m, ctx.d, ctx.P
     T = range(ctx.n_steps)
-    period = ctx.period_of()
     w = d.grid.step_weight
     sites = list(d.sites)
     ppas = d.ppas
@@ -41,62 +42,36 @@ def build(ctx: Context) -> None:
         return m.sign_ppa[c.id] if c.optional else 1.0
 
     n = ctx.n_steps
-    pue = {(s, q): d.sites[s].cooling[q].pue.tolist() for s in sites for q in COOLING_TYPES}
     imp = {s: var_list(m.imp, (s,), n) for s in sites}
     use = {c.id: var_list(m.use, (c.id,), n) for c in energy}
-    grid_mw = {s: [m.grid_import_mw[s, p] for p in range(P)] for s in sites}
-    it_terms = ctx.it_terms
-
-    def power_balance(m, s, t):
-        """sum_q pue_q * IT_q - imp - sum use = -aux"""
-        coefs, variables = [], []
-        for q in COOLING_TYPES:
-            c, v = it_terms(s, q, t)
-            k = pue[s, q][t]
-            coefs += [k * x for x in c]
-            variables += v
-        coefs += [-1.0] * (1 + len(energy_at[s]))
-        variables += [imp[s][t]] + [use[c][t] for c in energy_at[s]]
-        rhs = -d.sites[s].aux_load_mw
-        return (rhs, linear(coefs, variables), rhs)
-
-    m.power_balance = pyo.Constraint(sites, T, rule=power_balance)
-
-    def import_limit(m, s, t):
-        k = len(physical_at[s])
-        return (None, linear([1.0] * (k + 1) + [-1.0],
-                             [imp[s][t]] + [use[c][t] for c in physical_at[s]]
-                             + [grid_mw[s][period[t]]]), 0.0)
-
-    m.import_limit = pyo.Constraint(sites, T, rule=import_limit)
-
-    vol = {c.id: d.ppa_volume[c.id].tolist() for c in energy}
-
     out = {c.id: var_list(m.out, (c.id,), n) for c in onsite}
+    grid_mw = {s: ctx.by_step([m.grid_import_mw[s, p] for p in range(P)]) for s in sites}
+    for s in sites:  # power_balance: sum_q pue_q * IT_q - imp - sum use = -aux
+        pue = {q: d.sites[s].cooling[q].pue for q in COOLING_TYPES}
+        terms = [(pue[q] * np.asarray(c, float), v)
+                 for q in COOLING_TYPES for c, v in ctx.it_terms[s, q]]
+        terms += [(-1.0, imp[s])] + [(-1.0, use[c]) for c in energy_at[s]]
+        aux = -d.sites[s].aux_load_mw
+        ctx.rows("power_balance", (s,), terms, lo=aux, hi=aux)
+    for s in sites:  # import_limit: imp + sum use (physical) <= grid import limit
+        ctx.rows("import_limit", (s,), [(1.0, imp[s])] + [(1.0, use[c]) for c in physical_at[s]]
+                 + [(-1.0, grid_mw[s])], hi=0.0)
 
-    def ppa_volume(m, c, t):
-        """use + out <= sign * vol (= for an onsite PPA that is not curtailable)"""
-        ppa = ppas[c]
-        coefs, variables = [1.0], [use[c][t]]
-        if ppa.kind == "onsite":
-            coefs.append(1.0)
-            variables.append(out[c][t])
-        if ppa.optional:
-            coefs.append(-vol[c][t])
-            variables.append(m.sign_ppa[c])
-            rhs = 0.0
+    vol = {c.id: d.ppa_volume[c.id] for c in energy}
+    for c in energy:
+        # ppa_volume: use + out <= sign * vol (= for an onsite PPA that is not curtailable)
+        terms = [(1.0, use[c.id])] + ([(1.0, out[c.id])] if c.kind == "onsite" else [])
+        if c.optional:
+            terms.append((-vol[c.id], [m.sign_ppa[c.id]] * n))
+            rhs = np.zeros(n)
         else:
-            rhs = vol[c][t]
-        body = linear(coefs, variables)
-        if ppa.kind == "onsite" and not ppa.curtailable:
-            return (rhs, body, rhs)
-        return (None, body, rhs)
-
-    m.ppa_volume = pyo.Constraint([c.id for c in energy], T, rule=ppa_volume)
-    export_sites = [s for s in sites if onsite_at[s]]
-    m.export_limit = pyo.Constraint(export_sites, T, rule=lambda m, s, t: (None, linear(
-        [1.0] * len(onsite_at[s]), [out[c][t] for c in onsite_at[s]]),
-        d.sites[s].export_limit_mw))
+            rhs = vol[c.id]
+        exact = c.kind == "onsite" and not c.curtailable
+        ctx.rows("ppa_volume", (c.id,), terms, lo=rhs if exact else -math.inf, hi=rhs)
+    for s in sites:
+        if onsite_at[s]:  # export_limit: sum out <= export limit
+            ctx.rows("export_limit", (s,), [(1.0, out[c]) for c in onsite_at[s]],
+                     hi=d.sites[s].export_limit_mw)
 
     min_take = [(c.id, p) for c in energy if not c.take_or_pay and c.min_take_fraction > 0
                 for p in range(P) if c.start_period <= p < c.end_period]
@@ -112,20 +87,12 @@ def build(ctx: Context) -> None:
     m.ppa_min_take = pyo.Constraint(min_take, rule=checked(ppa_min_take))
 
     mining = ctx.mining_mw
-    anc = {s: var_list(m.anc, (s,), n) for s in anc_sites}
-
-    def ancillary(m, s, t):
-        """anc <= the IT MW of the ASICs hashing (fleets and bought units)."""
-        parts = mining.get(s, [])
-        return (None, linear([1.0] + [-mw for mw, _ in parts],
-                             [anc[s][t]] + [v[t] for _, v in parts]), 0.0)
-
-    m.ancillary = pyo.Constraint(anc_sites, T, rule=ancillary)
-    peak = {s: [m.peak[s, p] for p in range(P)] for s in peak_sites}
-    m.demand_peak = pyo.Constraint(peak_sites, T, rule=lambda m, s, t: (None, linear(
-        [1.0] * (1 + len(physical_at[s])) + [-1.0],
-        [imp[s][t]] + [use[c][t] for c in physical_at[s]] + [peak[s][period[t]]]), 0.0))
-
+    for s in anc_sites:  # ancillary: anc <= the IT MW of the ASICs hashing
+        ctx.rows("ancillary", (s,), [(1.0, var_list(m.anc, (s,), n))]
+                 + [(-mw, v) for mw, v in mining.get(s, [])], hi=0.0)
+    for s in peak_sites:  # demand_peak: imp + sum use (physical) <= peak of the period
+        ctx.rows("demand_peak", (s,), [(1.0, imp[s])] + [(1.0, use[c]) for c in physical_at[s]]
+                 + [(-1.0, ctx.by_step([m.peak[s, p] for p in range(P)]))], hi=0.0)
 
 
 def cash_flows(cash, d, V) -> None:

@@ -20,7 +20,6 @@ from scipy import sparse
 from .config import SolveConfig
 from .stdform import OBJECTIVE_SCALE, StandardForm
 
-
 # values of HiGHS's simplex_dual_edge_weight_strategy
 CHOOSE, DEVEX = -1, 1
 

@@ -100,6 +100,22 @@ class Labels:
         self._cache.clear()
         self.index = pickle.loads(blob)
 
+    def extended(self, other: Labels) -> Labels:
+        """These labels followed by ``other``'s."""
+        names = list(self.names)
+        for name in other.names:
+            if name not in names:
+                names.append(name)
+        recode = np.array([names.index(name) for name in other.names], np.int32)
+        return Labels(names, np.concatenate([self.code, recode[other.code]
+                                             if len(other.code) else other.code]),
+                      self.index + other.index)
+
+    def subset(self, positions: np.ndarray) -> Labels:
+        """The labels at ``positions``."""
+        return Labels(list(self.names), self.code[positions],
+                      [self.index[j] for j in positions.tolist()])
+
     def name_of(self, position: int) -> str:
         return self.names[int(self.code[position])]
 
@@ -193,7 +209,10 @@ class RowInfeasible(Exception):
 
 def compile_standard_form(built) -> tuple[StandardForm, list]:
     """The standard form of a built model, and the Pyomo column objects (to write the
-    solution back into the model when it is kept). Raises RowInfeasible."""
+    solution back into the model when it is kept). Raises RowInfeasible.
+
+    Pyomo's compiler reads the Pyomo constraints; the model's row blocks (the hourly
+    groups, ``model.context.RowBlock``) follow as arrays, under the same labels."""
     from pyomo.common.errors import InfeasibleConstraintException
     from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
@@ -206,34 +225,102 @@ def compile_standard_form(built) -> tuple[StandardForm, list]:
     col_of = {id(v): j for j, v in enumerate(columns)}
 
     def column_of(v) -> int:
-        # a variable that only earns or costs money (a virtual PPA's signature) is in
-        # no row: it becomes a column of its own
+        # a variable in no Pyomo row (an hourly one, or one that only earns or costs
+        # money, as a virtual PPA's signature) becomes a column of its own
         j = col_of.get(id(v))
         if j is None:
             j = col_of[id(v)] = len(columns)
             columns.append(v)
         return j
 
+    blocks = _block_rows(built.row_blocks, column_of)
     cash = built.cash.compile(column_of)
     n = len(columns)
-    A = sparse.csr_matrix(form.A)
-    if A.shape[1] < n:
-        A = sparse.hstack([A, sparse.csr_matrix((A.shape[0], n - A.shape[1]))]).tocsr()
+    pyomo_A = sparse.csr_matrix(form.A)
+    A = sparse.vstack([_with_columns(pyomo_A, n), _with_columns(blocks.A, n)], format="csr")
     lb = np.fromiter(((-math.inf if v.lb is None else v.lb) for v in columns), float, n)
     ub = np.fromiter(((math.inf if v.ub is None else v.ub) for v in columns), float, n)
     integer = np.fromiter((v.is_integer() or v.is_binary() for v in columns), bool, n)
     sense = np.fromiter((s for _, s in form.rows), np.int8, len(form.rows))
     rhs = np.asarray(form.rhs, float)
-    row_lo = np.where(sense >= 0, np.where(sense == 0, rhs, -math.inf), rhs)
-    row_hi = np.where(sense <= 0, np.where(sense == 0, rhs, math.inf), rhs)
+    row_lo = np.concatenate([np.where(sense >= 0, np.where(sense == 0, rhs, -math.inf), rhs),
+                             blocks.lo])
+    row_hi = np.concatenate([np.where(sense <= 0, np.where(sense == 0, rhs, math.inf), rhs),
+                             blocks.hi])
     scale = row_scale_of(A)
     cost, offset = cash.cost(n)
     sf = StandardForm(
         A=(sparse.diags(scale) @ A).tocsr(), cost=cost * OBJECTIVE_SCALE,
         offset=offset * OBJECTIVE_SCALE, lb=lb, ub=ub, integer=integer, row_lo=row_lo,
         row_hi=row_hi, row_scale=scale, columns=_labels(columns),
-        rows=_labels([c for c, _ in form.rows]), cash=cash)
+        rows=_labels([c for c, _ in form.rows]).extended(blocks.labels), cash=cash)
     return sf, columns
+
+
+def _with_columns(A: sparse.csr_matrix, n: int) -> sparse.csr_matrix:
+    """``A`` with as many columns as ``n`` (the columns added after it are empty in it)."""
+    return sparse.csr_matrix((A.data, A.indices, A.indptr), shape=(A.shape[0], n))
+
+
+@dataclass
+class _Blocks:
+    A: sparse.csr_matrix
+    lo: np.ndarray
+    hi: np.ndarray
+    labels: Labels
+
+
+def _block_rows(blocks: list, column_of) -> _Blocks:
+    """The rows of the row blocks, as Pyomo's compiler would write them: coefficients of
+    the same variable summed, zeros dropped, rows without bounds dropped, and a row left
+    without variables dropped when 0 satisfies it, else RowInfeasible."""
+    columns_of: dict[int, np.ndarray] = {}  # id of a variable list -> its columns
+    rows, cols, vals, lo, hi, names, code, index = [], [], [], [], [], [], [], []
+    start = 0
+    for block in blocks:
+        n = block.n_rows
+        at = np.arange(start, start + n)
+        for coef, variables in block.terms:
+            # the lists live in the blocks through the compile, so their ids are unique
+            c = columns_of.get(id(variables))
+            if c is None:
+                c = columns_of[id(variables)] = np.fromiter(map(column_of, variables),
+                                                            np.int64, n)
+            rows.append(at)
+            cols.append(c)
+            vals.append(coef)
+        lo.append(block.lo)
+        hi.append(block.hi)
+        if block.name not in names:
+            names.append(block.name)
+        code.append(np.full(n, names.index(block.name), np.int32))
+        index += [block.prefix + (t,) for t in range(n)]
+        start += n
+
+    def cat(parts, dtype):
+        return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+
+    A = sparse.csr_matrix((cat(vals, float), (cat(rows, np.int64), cat(cols, np.int64))),
+                          shape=(start, _n_columns(cols)))
+    A.sum_duplicates()
+    A.eliminate_zeros()
+    lo_a, hi_a = cat(lo, float), cat(hi, float)
+    labels = Labels(names, cat(code, np.int32), index)
+    empty = np.diff(A.indptr) == 0
+    bad = empty & ((lo_a > 0) | (hi_a < 0))
+    if bad.any():
+        name, idx = labels.label(int(np.flatnonzero(bad)[0]))
+        raise RowInfeasible("model contains a trivially infeasible constraint, "
+                            f"'{name}[{','.join(map(str, idx))}]'")
+    keep = ~empty & (np.isfinite(lo_a) | np.isfinite(hi_a))
+    if keep.all():
+        return _Blocks(A, lo_a, hi_a, labels)
+    at = np.flatnonzero(keep)
+    return _Blocks(A[at], lo_a[at], hi_a[at], labels.subset(at))
+
+
+def _n_columns(cols: list) -> int:
+    return int(max((c.max() for c in cols if len(c)), default=-1)) + 1
 
 
 def assign(columns: list, x: np.ndarray) -> None:
