@@ -27,6 +27,9 @@ class RowBlock:
     terms: list  # (coefficient per step, VarData per step)
     lo: np.ndarray
     hi: np.ndarray
+    # Pyomo constraint components declared before the block: the compile puts the rows
+    # (and the columns, by first use) where a Pyomo constraint declared here would be
+    after: int = 0
 
     @property
     def n_rows(self) -> int:
@@ -79,11 +82,12 @@ class Context:
         hi``, each term a (coefficient: scalar or per step, variables: one per step)
         pair; ``lo`` and ``hi`` scalars or per step."""
         n = self.n_steps
+        after = sum(1 for _ in self.m.component_objects(pyo.Constraint, descend_into=False))
         self.row_blocks.append(RowBlock(
             name, prefix,
             [(np.broadcast_to(np.asarray(c, float), (n,)), v) for c, v in terms],
             np.broadcast_to(np.asarray(lo, float), (n,)),
-            np.broadcast_to(np.asarray(hi, float), (n,))))
+            np.broadcast_to(np.asarray(hi, float), (n,)), after))
 
 
 

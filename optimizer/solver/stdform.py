@@ -212,8 +212,12 @@ def compile_standard_form(built) -> tuple[StandardForm, list]:
     solution back into the model when it is kept). Raises RowInfeasible.
 
     Pyomo's compiler reads the Pyomo constraints; the model's row blocks (the hourly
-    groups, ``model.context.RowBlock``) follow as arrays, under the same labels."""
+    groups, ``model.context.RowBlock``) are compiled as arrays under the same labels.
+    Rows and columns are then put in the order Pyomo's compiler would give a model with
+    every group declared as a Pyomo constraint (``_declaration_order``): HiGHS's path
+    depends on that order, and the forms (and solves) stay those of that model."""
     from pyomo.common.errors import InfeasibleConstraintException
+    from pyomo.core import Constraint
     from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
     try:
@@ -225,7 +229,7 @@ def compile_standard_form(built) -> tuple[StandardForm, list]:
     col_of = {id(v): j for j, v in enumerate(columns)}
 
     def column_of(v) -> int:
-        # a variable in no Pyomo row (an hourly one, or one that only earns or costs
+        # a variable in no row so far (an hourly one, or one that only earns or costs
         # money, as a virtual PPA's signature) becomes a column of its own
         j = col_of.get(id(v))
         if j is None:
@@ -234,27 +238,86 @@ def compile_standard_form(built) -> tuple[StandardForm, list]:
         return j
 
     blocks = _block_rows(built.row_blocks, column_of)
-    cash = built.cash.compile(column_of)
     n = len(columns)
-    pyomo_A = sparse.csr_matrix(form.A)
-    A = sparse.vstack([_with_columns(pyomo_A, n), _with_columns(blocks.A, n)], format="csr")
-    lb = np.fromiter(((-math.inf if v.lb is None else v.lb) for v in columns), float, n)
-    ub = np.fromiter(((math.inf if v.ub is None else v.ub) for v in columns), float, n)
-    integer = np.fromiter((v.is_integer() or v.is_binary() for v in columns), bool, n)
+    A = sparse.vstack([_with_columns(sparse.csr_matrix(form.A), n),
+                       _with_columns(blocks.A, n)], format="csr")
     sense = np.fromiter((s for _, s in form.rows), np.int8, len(form.rows))
     rhs = np.asarray(form.rhs, float)
     row_lo = np.concatenate([np.where(sense >= 0, np.where(sense == 0, rhs, -math.inf), rhs),
                              blocks.lo])
     row_hi = np.concatenate([np.where(sense <= 0, np.where(sense == 0, rhs, math.inf), rhs),
                              blocks.hi])
+    rank = {id(c): k for k, c in enumerate(
+        built.model.component_objects(Constraint, descend_into=False))}
+    pyomo_major = np.fromiter((2 * rank[id(c.parent_component())] + 1 for c, _ in form.rows),
+                              np.int64, len(form.rows))
+    row_order, col_order = _declaration_order(
+        A, np.concatenate([pyomo_major, blocks.major]), len(form.rows), blocks, columns,
+        built.model)
+    A = A[row_order][:, col_order]
+    rows = _labels([c for c, _ in form.rows]).extended(blocks.labels).subset(row_order)
+    row_lo, row_hi = row_lo[row_order], row_hi[row_order]
+    columns = [columns[j] for j in col_order.tolist()]
+    col_of.clear()
+    col_of.update((id(v), j) for j, v in enumerate(columns))
+    cash = built.cash.compile(column_of)  # columns only the cash flows use come last
+    n = len(columns)
+    A = _with_columns(A, n)
+    lb = np.fromiter(((-math.inf if v.lb is None else v.lb) for v in columns), float, n)
+    ub = np.fromiter(((math.inf if v.ub is None else v.ub) for v in columns), float, n)
+    integer = np.fromiter((v.is_integer() or v.is_binary() for v in columns), bool, n)
     scale = row_scale_of(A)
     cost, offset = cash.cost(n)
     sf = StandardForm(
         A=(sparse.diags(scale) @ A).tocsr(), cost=cost * OBJECTIVE_SCALE,
         offset=offset * OBJECTIVE_SCALE, lb=lb, ub=ub, integer=integer, row_lo=row_lo,
-        row_hi=row_hi, row_scale=scale, columns=_labels(columns),
-        rows=_labels([c for c, _ in form.rows]).extended(blocks.labels), cash=cash)
+        row_hi=row_hi, row_scale=scale, columns=_labels(columns), rows=rows, cash=cash)
     return sf, columns
+
+
+def _declaration_order(A: sparse.csr_matrix, major: np.ndarray, n_pyomo: int, blocks,
+                       columns: list, model) -> tuple[np.ndarray, np.ndarray]:
+    """(row order, column order) that Pyomo's compiler gives the model with each row
+    block declared as a Pyomo constraint where it was built. ``major`` per row: 2k+1 for
+    a row of the k-th Pyomo constraint component, 2k for a block row built after k of
+    them. Rows: by ``major``, stable. Columns: Pyomo numbers all indices of a variable
+    component when a row first uses one of them, walking rows in order (and a row's
+    variables in its order): components by first use, each in its own index order.
+    Columns no row uses are left out (the cash flows add back those they need)."""
+    row_order = np.argsort(major, kind="stable")
+    labels = _labels(columns)
+    code = labels.code
+    # first uses: Pyomo rows (in row order, then by Pyomo's column order, which within a
+    # row is the order its new components were met), and each block's terms by the first
+    # step with a nonzero coefficient, then term order
+    nnz_rows = np.repeat(np.arange(n_pyomo), np.diff(A.indptr[:n_pyomo + 1]))
+    pyomo_cols = A.indices[:A.indptr[n_pyomo]]
+    keys = [(major[nnz_rows], np.zeros(len(nnz_rows), np.int64),
+             np.arange(len(nnz_rows)), np.zeros(len(nnz_rows), np.int64), code[pyomo_cols])]
+    for b, first in enumerate(blocks.first_use):
+        for k, (step, col) in enumerate(first):
+            keys.append((np.array([blocks.block_major[b]]), np.array([b]), np.array([step]),
+                         np.array([k]), code[[col]]))
+    parts = [np.concatenate(p) for p in zip(*keys)]
+    met = parts[4][np.lexsort(parts[3::-1])]
+    _, first_at = np.unique(met, return_index=True)
+    comp_rank = np.full(len(labels.names), len(labels.names), np.int64)
+    comp_rank[np.unique(met)] = np.argsort(np.argsort(first_at))
+    from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+    from pyomo.repn.util import FileDeterminism_to_SortComponents
+
+    sorter = FileDeterminism_to_SortComponents(
+        LinearStandardFormCompiler.CONFIG().file_determinism)
+    position = np.empty(len(columns), np.int64)
+    for name in labels.names:
+        at = labels.positions(name)
+        index_of = {id(v): i for i, v in enumerate(
+            getattr(model, name).values(sorter))} if len(at) else {}
+        position[at] = np.fromiter((index_of[id(columns[j])] for j in at.tolist()),
+                                   np.int64, len(at))
+    used = np.bincount(A.indices, minlength=len(columns)) > 0
+    col_order = np.lexsort((position, comp_rank[code]))
+    return row_order, col_order[used[col_order]]
 
 
 def _with_columns(A: sparse.csr_matrix, n: int) -> sparse.csr_matrix:
@@ -268,18 +331,31 @@ class _Blocks:
     lo: np.ndarray
     hi: np.ndarray
     labels: Labels
+    major: np.ndarray  # per row: 2 * (Pyomo constraint components declared before it)
+    block_major: list  # the same per block
+    first_use: list  # per block: (first step with a nonzero coefficient, column) per term
 
 
 def _block_rows(blocks: list, column_of) -> _Blocks:
     """The rows of the row blocks, as Pyomo's compiler would write them: coefficients of
     the same variable summed, zeros dropped, rows without bounds dropped, and a row left
     without variables dropped when 0 satisfies it, else RowInfeasible."""
+    from pyomo.common.sorting import sorted_robust
+
+    # Pyomo writes a component's rows in sorted index order: the blocks of a group
+    # (declared at one place, under one name) go by their prefix
+    group = {}
+    for b in blocks:
+        group.setdefault((b.after, b.name), []).append(b)
+    blocks = [b for members in group.values() for b in _by_prefix(members, sorted_robust)]
     columns_of: dict[int, np.ndarray] = {}  # id of a variable list -> its columns
     rows, cols, vals, lo, hi, names, code, index = [], [], [], [], [], [], [], []
+    major, first_use = [], []
     start = 0
     for block in blocks:
         n = block.n_rows
         at = np.arange(start, start + n)
+        first = []
         for coef, variables in block.terms:
             # the lists live in the blocks through the compile, so their ids are unique
             c = columns_of.get(id(variables))
@@ -289,6 +365,11 @@ def _block_rows(blocks: list, column_of) -> _Blocks:
             rows.append(at)
             cols.append(c)
             vals.append(coef)
+            nonzero = np.flatnonzero(coef)
+            if len(nonzero):
+                first.append((int(nonzero[0]), int(c[nonzero[0]])))
+        first_use.append(first)
+        major.append(np.full(n, 2 * block.after, np.int64))
         lo.append(block.lo)
         hi.append(block.hi)
         if block.name not in names:
@@ -313,10 +394,18 @@ def _block_rows(blocks: list, column_of) -> _Blocks:
         raise RowInfeasible("model contains a trivially infeasible constraint, "
                             f"'{name}[{','.join(map(str, idx))}]'")
     keep = ~empty & (np.isfinite(lo_a) | np.isfinite(hi_a))
+    major_a = cat(major, np.int64)
+    block_major = [2 * b.after for b in blocks]
     if keep.all():
-        return _Blocks(A, lo_a, hi_a, labels)
+        return _Blocks(A, lo_a, hi_a, labels, major_a, block_major, first_use)
     at = np.flatnonzero(keep)
-    return _Blocks(A[at], lo_a[at], hi_a[at], labels.subset(at))
+    return _Blocks(A[at], lo_a[at], hi_a[at], labels.subset(at), major_a[at], block_major,
+                   first_use)
+
+
+def _by_prefix(blocks: list, sort) -> list:
+    at = {b.prefix: b for b in blocks}
+    return [at[prefix] for prefix in sort(at)]
 
 
 def _n_columns(cols: list) -> int:
