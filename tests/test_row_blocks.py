@@ -103,9 +103,10 @@ def test_row_blocks_compile_as_pyomo_constraints(coefs, lo, width):
     satisfies it and makes both raise RowInfeasible naming it otherwise. Without two-sided
     rows (which Pyomo splits in two), the rows, columns and matrix are also in the same
     order."""
-    lo = np.asarray(lo)
-    hi = np.where(np.isinf(lo) & (lo < 0), np.where(np.asarray(width) == 0.0, 3.0, math.inf),
-                  lo + np.asarray(width))
+    lo, width = np.asarray(lo), np.asarray(width)
+    free_below = np.isinf(lo)
+    hi = np.where(free_below, np.where(width == 0.0, 3.0, math.inf),
+                  np.where(free_below, 0.0, lo) + width)
     blocks, pyomo_rows = _both(coefs, lo, hi)
     try:
         expected = _by_label(compile_standard_form(pyomo_rows)[0])
