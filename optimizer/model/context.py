@@ -65,17 +65,13 @@ class Context:
     def step_period(self) -> np.ndarray:
         return self.d.grid.step_period
 
-    def period_of(self) -> list[int]:
-        """Period of every step, as a Python list for fast lookups in rules."""
-        return self.d.grid.step_period.tolist()
-
     def active_steps(self, start: int, end: int) -> np.ndarray:
         sp = self.step_period
         return ((sp >= start) & (sp < end)).astype(float)
 
-    def by_step(self, per_period: list) -> list:
+    def by_step(self, per_period: list) -> np.ndarray:
         """The item of each step's period, for every step (a period variable as a term)."""
-        return [per_period[p] for p in self.period_of()]
+        return np.fromiter(per_period, object, len(per_period))[self.step_period]
 
     def rows(self, name: str, prefix: tuple, terms: list, lo=-math.inf, hi=math.inf) -> None:
         """Add the rows ``name[prefix + (t,)]`` for every step t: ``lo <= sum of terms <=

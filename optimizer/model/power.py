@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import pyomo.core as pyo
+from pyomo.core.expr.numeric_expr import LinearExpression
 
 from .context import Context, checked, var_list
 from .data import COOLING_TYPES
@@ -75,13 +76,19 @@ def build(ctx: Context) -> None:
 
     min_take = [(c.id, p) for c in energy if not c.take_or_pay and c.min_take_fraction > 0
                 for p in range(P) if c.start_period <= p < c.end_period]
-    steps_of = [np.flatnonzero(d.grid.step_period == p).tolist() for p in range(P)]
+    steps_of = [np.flatnonzero(d.grid.step_period == p) for p in range(P)]
 
     def ppa_min_take(m, c, p):
         ppa = ppas[c]
-        out = ppa.kind == "onsite"
-        taken = sum(w[t] * (m.use[c, t] + (m.out[c, t] if out else 0.0)) for t in steps_of[p])
-        offered = float(sum(w[t] * vol[c][t] for t in steps_of[p]))
+        steps = steps_of[p]
+        weight = w[steps].tolist()
+        # a flat expression (use, then out, step by step), not a tree for the compiler to walk
+        parts = [use[c]] + ([out[c]] if ppa.kind == "onsite" else [])
+        taken = LinearExpression(
+            linear_coefs=[k for k in weight for _ in parts],
+            linear_vars=[v[t] for t in steps for v in parts])
+        # summed step by step, as the rows always were
+        offered = float(sum((w[steps] * vol[c][steps]).tolist()))
         return taken >= float(ppa.min_take_fraction) * offered * sign(ppa)
 
     m.ppa_min_take = pyo.Constraint(min_take, rule=checked(ppa_min_take))

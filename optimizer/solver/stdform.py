@@ -291,15 +291,16 @@ def _declaration_order(A: sparse.csr_matrix, major: np.ndarray, n_pyomo: int, bl
     # row is the order its new components were met), and each block's terms by the first
     # step with a nonzero coefficient, then term order
     nnz_rows = np.repeat(np.arange(n_pyomo), np.diff(A.indptr[:n_pyomo + 1]))
-    pyomo_cols = A.indices[:A.indptr[n_pyomo]]
-    keys = [(major[nnz_rows], np.zeros(len(nnz_rows), np.int64),
-             np.arange(len(nnz_rows)), np.zeros(len(nnz_rows), np.int64), code[pyomo_cols])]
-    for b, first in enumerate(blocks.first_use):
-        for k, (step, col) in enumerate(first):
-            keys.append((np.array([blocks.block_major[b]]), np.array([b]), np.array([step]),
-                         np.array([k]), code[[col]]))
-    parts = [np.concatenate(p) for p in zip(*keys)]
-    met = parts[4][np.lexsort(parts[3::-1])]
+    n_pyomo_nnz = len(nnz_rows)
+    # one use per row: (major, block, step or non-zero, term, column)
+    uses = np.array([(blocks.block_major[b], b, step, k, col)
+                     for b, first in enumerate(blocks.first_use)
+                     for k, (step, col) in enumerate(first)], np.int64).reshape(-1, 5)
+    zero = np.zeros(n_pyomo_nnz, np.int64)
+    major_of, block, step, term, col = (np.concatenate(p) for p in zip(
+        (major[nnz_rows], zero, np.arange(n_pyomo_nnz), zero, A.indices[:n_pyomo_nnz]),
+        uses.T))
+    met = code[col[np.lexsort((term, step, block, major_of))]]
     _, first_at = np.unique(met, return_index=True)
     comp_rank = np.full(len(labels.names), len(labels.names), np.int64)
     comp_rank[np.unique(met)] = np.argsort(np.argsort(first_at))
